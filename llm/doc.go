@@ -1,0 +1,97 @@
+// Package llm is keel's core: provider-neutral request and response types,
+// the Model interface every provider, fake and middleware implements, the
+// shared types other packages rely on (Principal, Provenance, SafeMode,
+// Moderator, Embedder) and the one typed error.
+//
+// # Everything is a Model
+//
+// A provider (package llm/openai) is the innermost Model; llm/llmtest
+// provides a fake for tests. Retries, fallback, routing, caching, budgets,
+// guardrails and telemetry are Middlewares, composed with Chain so the stack
+// reads top to bottom like net/http handlers:
+//
+//	model := llm.Chain(provider, telemetry, guard, cache, budget, route, fallback)
+//	resp, err := model.Generate(ctx, &llm.Request{
+//		Model:     "gpt-4o-mini",
+//		Messages:  []llm.Message{llm.SystemMessage("Be brief."), llm.UserText(question)},
+//		Principal: llm.Principal{Tenant: "acme", User: "u-42"},
+//		Feature:   "support-answer",
+//	})
+//
+// Streams are lazy iterators (iter.Seq2[Event, error]): nothing is sent
+// until the caller ranges, breaking out of the loop releases the HTTP
+// response, and Collect turns a stream into the Response Generate returns.
+//
+// # The canonical stack
+//
+// Outermost first, with the reason for each position:
+//
+//	telemetry   outermost, so a span covers everything below, cache hits,
+//	            guard blocks and budget refusals included.
+//	guard       input checks and pseudonymisation before anything else sees
+//	            the text; output filters and restoration on the way back. It
+//	            sits outside the cache so that only redacted text is cached.
+//	cache       keys and values are the redacted request and response; a hit
+//	            costs nothing below, so it sits above the budget.
+//	budget      a hard limit checked before any upstream call, actual cost
+//	            recorded after; above routing so every route is charged.
+//	route       rules, weights and canaries choose which Model serves.
+//	fallback    ordered Models, each behind its own circuit breaker.
+//	retry       per Model, with a shared retry budget; inside fallback so a
+//	            dead provider is retried a bounded number of times before the
+//	            next one is tried.
+//	rate limit  per attempt, per Model and per tenant: every attempt,
+//	            retries included, spends from the provider's real limits.
+//	timeout     per attempt, time to first token, idle between events.
+//	provider
+//
+// Teams that compose by hand use the same pieces in the same order.
+//
+// # Errors
+//
+// Every failure is an *Error with a Kind. Kind implements error, so
+// errors.Is(err, llm.KindRateLimited) works; KindOf, Retryable and
+// RetryAfterOf read an error chain. Error messages never contain API keys or
+// authorization headers (RedactSecrets masks what providers echo back).
+//
+// The table says what the reliability middlewares do with each kind
+// (Kind.Handling returns the row; TestErrorTable checks that code and table
+// agree). "Breaker" means the failure counts against the Model's circuit
+// breaker. Caller mistakes (4xx), cancellation and guard blocks never trip a
+// breaker, and quota exhaustion is never retried. A provider's explicit
+// x-should-retry header overrides the Retry column, except for quota and
+// cancellation.
+//
+//	kind                     retry  fallback  breaker  raised when
+//	unknown                  no     yes       yes      an error nothing else classifies
+//	rate_limited             yes    yes       no       provider 429 (not quota)
+//	quota_exhausted          no     yes       yes      429 insufficient_quota
+//	timeout                  yes    yes       yes      deadline, 408, network timeout
+//	unavailable              yes    yes       yes      5xx, 409, refused/reset connection, stream cut off
+//	bad_response             yes    yes       yes      malformed JSON or SSE from the provider
+//	invalid_request          no     no        no       400, 422, and other 4xx
+//	auth                     no     yes       no       401, 403
+//	not_found                no     yes       no       404 (unknown model or deployment)
+//	context_length_exceeded  no     no        no       input over the context window, 413
+//	content_filtered         no     no        no       the provider's content filter
+//	refusal                  no     no        no       the model declined
+//	canceled                 no     no        no       the caller canceled the context
+//	budget_exceeded          no     no        no       a hard budget (local)
+//	circuit_open             no     yes       no       the breaker is open (local)
+//	rate_limited_locally     no     yes       no       a client-side limit (local)
+//	policy_denied            no     no        no       a tool or data policy (local)
+//	guard_blocked            no     no        no       a guardrail (local)
+//
+// Fallback may be widened per stack (for example context_length_exceeded
+// moving to a longer-context model); the table gives the defaults.
+//
+// # Provenance and safe mode
+//
+// Each content Part is trusted (written by the application) or untrusted
+// (user input, retrieved text, tool output). Unmarked parts take their
+// role's default: system and developer trusted, everything else untrusted.
+// Policies read Request.HasUntrusted to refuse high-risk tools once untrusted
+// text is in the context. SafeMode is a run-time switch, an ordinary object
+// passed to the components that honour it, for narrowing behaviour during an
+// incident.
+package llm

@@ -1,0 +1,66 @@
+package llm
+
+import "time"
+
+// FinishReason says why the model stopped.
+type FinishReason string
+
+// The finish reasons. Providers map their own values onto these; an
+// unrecognised value is passed through unchanged.
+const (
+	FinishStop          FinishReason = "stop"
+	FinishLength        FinishReason = "length"
+	FinishToolCalls     FinishReason = "tool_calls"
+	FinishContentFilter FinishReason = "content_filter"
+	FinishRefusal       FinishReason = "refusal"
+)
+
+// Usage counts the tokens of one call.
+type Usage struct {
+	// InputTokens counts every prompt token, cached ones included.
+	InputTokens int
+	// OutputTokens counts every generated token, reasoning included.
+	OutputTokens int
+	// CachedInputTokens is the part of InputTokens served from the
+	// provider's prompt cache (billed at a discount).
+	CachedInputTokens int
+	// CacheWriteTokens is the part of InputTokens written to the
+	// provider's prompt cache (billed at a premium by some providers).
+	CacheWriteTokens int
+	// ReasoningTokens is the part of OutputTokens spent on reasoning.
+	ReasoningTokens int
+}
+
+// TotalTokens returns InputTokens + OutputTokens.
+func (u Usage) TotalTokens() int { return u.InputTokens + u.OutputTokens }
+
+// Add returns the sum of u and v, field by field.
+func (u Usage) Add(v Usage) Usage {
+	return Usage{
+		InputTokens:       u.InputTokens + v.InputTokens,
+		OutputTokens:      u.OutputTokens + v.OutputTokens,
+		CachedInputTokens: u.CachedInputTokens + v.CachedInputTokens,
+		CacheWriteTokens:  u.CacheWriteTokens + v.CacheWriteTokens,
+		ReasoningTokens:   u.ReasoningTokens + v.ReasoningTokens,
+	}
+}
+
+// Response is the answer to a Request.
+type Response struct {
+	// Message is the assistant message: text, tool calls, refusal,
+	// reasoning.
+	Message      Message
+	FinishReason FinishReason
+	Usage        Usage
+	// Model is the model that actually answered (which may differ from
+	// the requested alias); Provider names the provider that served it.
+	Model    string
+	Provider string
+	// RequestID is the provider's request id, for support tickets.
+	RequestID string
+	// Latency is the wall time of the call, from send to last byte.
+	Latency time.Duration
+}
+
+// Text returns the concatenated text of the answer.
+func (r *Response) Text() string { return r.Message.Text() }
