@@ -98,8 +98,10 @@ func (k Kind) String() string {
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
 
-// Error makes Kind usable as an errors.Is target.
-func (k Kind) Error() string { return "llm: " + k.String() }
+// Error makes Kind usable as an errors.Is target. It returns the same
+// name as String, so a Kind prints the same way whether fmt treats it as an
+// error or as a Stringer.
+func (k Kind) Error() string { return k.String() }
 
 // Kinds returns every defined kind, in declaration order.
 func Kinds() []Kind {
@@ -346,12 +348,30 @@ func KindForStatus(status int) Kind {
 	}
 }
 
+// KindForCode refines kind with a provider error code that means the same
+// thing across providers: insufficient_quota, context_length_exceeded (and
+// string_above_max_length), content_filter and content_policy_violation. Any
+// other code leaves kind unchanged.
+func KindForCode(kind Kind, code string) Kind {
+	switch code {
+	case "insufficient_quota":
+		return KindQuotaExhausted
+	case "context_length_exceeded", "string_above_max_length":
+		return KindContextLength
+	case "content_filter", "content_policy_violation":
+		return KindContentFiltered
+	}
+	return kind
+}
+
 // HTTPError builds an *Error for a failed HTTP response: the kind from the
-// status, retry-after and x-should-retry from the headers, the request id
-// from x-request-id or request-id. message is sanitised with RedactSecrets.
+// status refined by the error code (KindForCode), retry-after and
+// x-should-retry from the headers, the request id from x-request-id or
+// request-id. message is sanitised with RedactSecrets. Providers refine the
+// kind further where their own codes or messages say more.
 func HTTPError(provider, model string, status int, h http.Header, code, message string, now time.Time) *Error {
 	e := &Error{
-		Kind:     KindForStatus(status),
+		Kind:     KindForCode(KindForStatus(status), code),
 		Provider: provider,
 		Model:    model,
 		Status:   status,

@@ -154,6 +154,32 @@ func TestHTTPError(t *testing.T) {
 	}
 }
 
+func TestHTTPErrorCodes(t *testing.T) {
+	tests := []struct {
+		status int
+		code   string
+		want   Kind
+	}{
+		{429, "insufficient_quota", KindQuotaExhausted},
+		{429, "rate_limit_exceeded", KindRateLimited},
+		{400, "context_length_exceeded", KindContextLength},
+		{400, "string_above_max_length", KindContextLength},
+		{400, "content_filter", KindContentFiltered},
+		{400, "content_policy_violation", KindContentFiltered},
+		{400, "invalid_value", KindInvalidRequest},
+		{503, "", KindUnavailable},
+	}
+	for _, tt := range tests {
+		e := HTTPError("p", "m", tt.status, nil, tt.code, "", time.Time{})
+		if e.Kind != tt.want {
+			t.Errorf("HTTPError(%d, %q).Kind = %v, want %v", tt.status, tt.code, e.Kind, tt.want)
+		}
+	}
+	if Retryable(HTTPError("p", "m", 429, nil, "insufficient_quota", "", time.Time{})) {
+		t.Error("insufficient_quota retryable")
+	}
+}
+
 func TestRedactSecrets(t *testing.T) {
 	secrets := []string{
 		"sk-proj-abcdefghijklmnop", "sk-ant-api03-abcdefghij", "Bearer eyJhbGciOiJIUzI1NiJ9.abc.def",
