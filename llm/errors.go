@@ -177,6 +177,9 @@ type Error struct {
 	// (x-should-retry), nil when absent. It overrides the table, except
 	// that quota exhaustion and cancellation are never retried.
 	ShouldRetry *bool
+	// Attempts counts the upstream calls made before giving up, set by
+	// retry and fallback middlewares; 0 when nothing counted.
+	Attempts int
 	// Err is the underlying cause, if any.
 	Err error
 }

@@ -60,6 +60,16 @@ type Response struct {
 	RequestID string
 	// Latency is the wall time of the call, from send to last byte.
 	Latency time.Duration
+
+	// Route is the routing rule that chose the Model, set by a router.
+	Route string
+	// Target names the Model of a fallback list that answered, set by
+	// fallback and hedging middlewares.
+	Target string
+	// Attempts counts the upstream calls this answer cost, failed ones
+	// included (retries, fallbacks, hedges); 0 means the stack did not
+	// count (a bare provider call is one attempt).
+	Attempts int
 }
 
 // Text returns the concatenated text of the answer.

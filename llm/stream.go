@@ -72,6 +72,12 @@ type Event struct {
 	Model     string
 	Provider  string
 	RequestID string
+
+	// Route, Target and Attempts annotate the first event a middleware
+	// passes through, with the meaning they have on Response.
+	Route    string
+	Target   string
+	Attempts int
 }
 
 // Stream is the iterator a Model's Stream method returns.
@@ -109,6 +115,15 @@ func (a *Accumulator) Add(ev Event) {
 	}
 	if ev.RequestID != "" {
 		a.resp.RequestID = ev.RequestID
+	}
+	if ev.Route != "" {
+		a.resp.Route = ev.Route
+	}
+	if ev.Target != "" {
+		a.resp.Target = ev.Target
+	}
+	if ev.Attempts > 0 {
+		a.resp.Attempts = ev.Attempts
 	}
 	switch ev.Kind {
 	case EventTextDelta:
@@ -196,7 +211,8 @@ func Collect(s Stream) (*Response, error) {
 // stored answer to a streaming caller.
 func StreamResponse(r *Response) Stream {
 	return func(yield func(Event, error) bool) {
-		meta := Event{Kind: EventStart, Model: r.Model, Provider: r.Provider, RequestID: r.RequestID}
+		meta := Event{Kind: EventStart, Model: r.Model, Provider: r.Provider, RequestID: r.RequestID,
+			Route: r.Route, Target: r.Target, Attempts: r.Attempts}
 		if !yield(meta, nil) {
 			return
 		}

@@ -1,0 +1,72 @@
+package llm
+
+// Per-item overheads for EstimateInputTokens. Chat formatting costs about 3
+// tokens per message and 3 to prime the answer; tool definitions add a few
+// tokens of framing each. The values round up.
+const (
+	estimateMessageOverhead = 4
+	estimateReplyPriming    = 3
+	estimateToolOverhead    = 8
+	// estimateImageTokens bounds one image: OpenAI's high-detail formula
+	// (85 + 170 per 512 px tile, after scaling to fit 2048×768) stays under
+	// it; other providers' image costs are of the same order.
+	estimateImageTokens = 1600
+)
+
+// EstimateInputTokens returns a cheap upper bound on the prompt tokens of
+// req, computed from its sizes alone, with no tokenizer and no allocation,
+// so rate limits and budgets can reserve before a call on the hot path and
+// reconcile with the provider's usage after it.
+//
+// The bound is the byte length of every text the request sends (message
+// text, tool calls, tool definitions, response schema) plus fixed
+// overheads per message, tool and image. For the byte-level BPE encodings
+// OpenAI's models use (cl100k_base, o200k_base), every token covers at least
+// one byte, so the bound never under-counts text; for typical English it
+// over-counts about fourfold, which is why callers reconcile afterwards.
+// Exact counting is available through github.com/tiktoken-go/tokenizer where
+// a caller needs it.
+func EstimateInputTokens(req *Request) int {
+	if req == nil {
+		return 0
+	}
+	n := estimateReplyPriming
+	for i := range req.Messages {
+		m := &req.Messages[i]
+		n += estimateMessageOverhead + len(m.Name) + len(m.Refusal) + len(m.Reasoning) + len(m.ToolCallID)
+		for j := range m.Parts {
+			p := &m.Parts[j]
+			if p.Kind == PartImage {
+				n += estimateImageTokens
+				continue
+			}
+			n += len(p.Text)
+		}
+		for j := range m.ToolCalls {
+			tc := &m.ToolCalls[j]
+			n += estimateToolOverhead + len(tc.ID) + len(tc.Name) + len(tc.Arguments)
+		}
+		for k, v := range m.Extra {
+			n += len(k) + len(v)
+		}
+	}
+	for i := range req.Tools {
+		t := &req.Tools[i]
+		n += estimateToolOverhead + len(t.Name) + len(t.Description) + len(t.Parameters)
+	}
+	if rf := req.ResponseFormat; rf != nil {
+		n += len(rf.Name) + len(rf.Description) + len(rf.Schema)
+	}
+	return n
+}
+
+// EstimateTokens returns EstimateInputTokens plus the most the call may
+// generate: MaxOutputTokens when set, otherwise defaultMaxOutput. It is
+// the reservation a tokens-per-minute limit or a budget makes before a call.
+func EstimateTokens(req *Request, defaultMaxOutput int) int {
+	out := defaultMaxOutput
+	if req != nil && req.MaxOutputTokens > 0 {
+		out = req.MaxOutputTokens
+	}
+	return EstimateInputTokens(req) + out
+}
