@@ -46,8 +46,10 @@ func EstimateInputTokens(req *Request) int {
 			tc := &m.ToolCalls[j]
 			n += estimateToolOverhead + len(tc.ID) + len(tc.Name) + len(tc.Arguments)
 		}
-		for k, v := range m.Extra {
-			n += len(k) + len(v)
+		if len(m.Extra) > 0 { // ranging a nil map still costs an iterator set-up
+			for k, v := range m.Extra {
+				n += len(k) + len(v)
+			}
 		}
 	}
 	for i := range req.Tools {

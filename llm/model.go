@@ -14,6 +14,11 @@ import (
 // Every failure, including one that happens before the first event, is
 // yielded as the error of the last pair, so there is one error path to
 // handle. Collect turns a stream into the Response Generate would return.
+//
+// A *Response returned by Generate belongs to the caller: middlewares
+// annotate it in place (Route, Target, Attempts), so an implementation that
+// keeps responses (a cache, a fake replaying one answer) returns a copy
+// each time. Likewise a Model never modifies the *Request it is given.
 type Model interface {
 	Generate(ctx context.Context, req *Request) (*Response, error)
 	Stream(ctx context.Context, req *Request) iter.Seq2[Event, error]
