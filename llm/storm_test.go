@@ -120,10 +120,14 @@ func TestFaultStorm(t *testing.T) {
 		retry := llm.Retry(llm.RetryOptions{MaxAttempts: maxAttempts, BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second, Budget: budget})
 		timeout := llm.Timeout(llm.TimeoutOptions{Total: 2 * time.Second})
 
+		// The breaker trips on the failure rate only. Under concurrency the
+		// requests whose first attempt failed all finish together, after
+		// their backoff, so a consecutive-failure count would measure the
+		// retry schedule rather than the primary's health.
 		var transitions []llm.BreakerChange
 		var tmu sync.Mutex
 		breaker := llm.NewBreaker(llm.BreakerOptions{
-			Name: "primary", FailureRate: 0.5, MinRequests: 20, ConsecutiveFailures: 10, Cooldown: cooldown,
+			Name: "primary", FailureRate: 0.5, MinRequests: 20, ConsecutiveFailures: -1, Cooldown: cooldown,
 			OnStateChange: func(c llm.BreakerChange) {
 				tmu.Lock()
 				transitions = append(transitions, c)
