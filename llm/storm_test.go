@@ -55,11 +55,23 @@ func (m *stormModel) fail() bool {
 
 func (m *stormModel) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
 	m.count(req)
+	// Answers and failures take the same time, as a provider's 503 and
+	// its answer both take a round trip; otherwise the first outcomes of
+	// a burst would be biased towards whichever path is cheaper.
+	resp, err := m.next.Generate(ctx, req)
+	select {
+	case <-time.After(stormLatency):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	if m.fail() {
 		return nil, &llm.Error{Kind: llm.KindUnavailable, Provider: "primary", Status: 503, Message: "injected outage"}
 	}
-	return m.next.Generate(ctx, req)
+	return resp, err
 }
+
+// stormLatency is the primary's round trip.
+const stormLatency = 200 * time.Millisecond
 
 func (m *stormModel) Stream(ctx context.Context, req *llm.Request) llm.Stream {
 	return llm.ModelFuncs{GenerateFunc: m.Generate}.Stream(ctx, req)
@@ -123,11 +135,13 @@ func TestFaultStorm(t *testing.T) {
 		// The breaker trips on the failure rate only. Under concurrency the
 		// requests whose first attempt failed all finish together, after
 		// their backoff, so a consecutive-failure count would measure the
-		// retry schedule rather than the primary's health.
+		// retry schedule rather than the primary's health. MinRequests of
+		// 100 keeps a 30% failure rate from looking like 50% by chance in
+		// the first outcomes of the burst (P < 1e-4).
 		var transitions []llm.BreakerChange
 		var tmu sync.Mutex
 		breaker := llm.NewBreaker(llm.BreakerOptions{
-			Name: "primary", FailureRate: 0.5, MinRequests: 20, ConsecutiveFailures: -1, Cooldown: cooldown,
+			Name: "primary", FailureRate: 0.5, MinRequests: 100, ConsecutiveFailures: -1, Cooldown: cooldown,
 			OnStateChange: func(c llm.BreakerChange) {
 				tmu.Lock()
 				transitions = append(transitions, c)
