@@ -47,6 +47,46 @@
 //
 // Teams that compose by hand use the same pieces in the same order.
 //
+// # Reliability
+//
+// The pieces below the budget, each usable alone:
+//
+//   - NewRouter returns a Model that picks one of several Models per request
+//     by ordered rules (tenant, feature, estimated input tokens, tools,
+//     images, risk tag) and sticky weighted arms for canaries and A/B tests.
+//   - Fallback tries Targets in order, each behind its own Breaker, moving
+//     on for the kinds the error table marks (plus chosen ones, such as
+//     context_length_exceeded towards a longer-context model). Hedge is an
+//     opt-in stand-in for Fallback (or one of its Targets) when tail latency
+//     matters: it starts the secondary once the primary is slower than a
+//     percentile of its recent latencies.
+//   - Retry backs off exponentially with full jitter, never sooner than the
+//     provider's retry-after, within a per-call attempt limit and a
+//     RetryBudget shared across calls so an outage cannot become a retry
+//     storm. Streams are retried only before their first event.
+//   - RateLimit keeps requests and tokens per minute under the provider's
+//     limits, per Model and per tenant, reserving a cheap upper bound
+//     (EstimateTokens) before the call and reconciling after it; a
+//     LimitStore in Redis (llm/redisstore) shares the limits across
+//     replicas.
+//   - Timeout bounds each attempt (or, placed outermost, the whole call),
+//     and a stream's time to first token and idle gaps.
+//
+// A typical lower half of the stack:
+//
+//	attempt := func(m llm.Model, name string) llm.Target {
+//		return llm.Target{Name: name, Model: llm.Chain(m,
+//			llm.Retry(llm.RetryOptions{Budget: budget}),
+//			llm.RateLimit(llm.RateLimitOptions{Name: name, RequestsPerMinute: 500, TokensPerMinute: 200_000}),
+//			llm.Timeout(llm.TimeoutOptions{Total: 30 * time.Second, FirstToken: 5 * time.Second}),
+//		)}
+//	}
+//	model := llm.Fallback(llm.FallbackOptions{SafeMode: safe}, attempt(primary, "primary"), attempt(secondary, "secondary"))
+//
+// SafeMode narrows all of them during an incident: the router sends every
+// request to its safe route, Fallback skips the primary, Hedge stops
+// hedging, and RateLimit multiplies its limits by its safe factor.
+//
 // # Errors
 //
 // Every failure is an *Error with a Kind. Kind implements error, so
