@@ -77,7 +77,9 @@
 //	attempt := func(m llm.Model, name string) llm.Target {
 //		return llm.Target{Name: name, Model: llm.Chain(m,
 //			llm.Retry(llm.RetryOptions{Budget: budget}),
-//			llm.RateLimit(llm.RateLimitOptions{Name: name, RequestsPerMinute: 500, TokensPerMinute: 200_000}),
+//			llm.RateLimit(llm.RateLimitOptions{Name: name,
+//				Limits:       llm.RateLimits{RequestsPerMinute: 500, TokensPerMinute: 200_000},
+//				TenantLimits: llm.RateLimits{RequestsPerMinute: 50, TokensPerMinute: 40_000}}),
 //			llm.Timeout(llm.TimeoutOptions{Total: 30 * time.Second, FirstToken: 5 * time.Second}),
 //		)}
 //	}
