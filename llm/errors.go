@@ -167,6 +167,11 @@ type Error struct {
 	Status int
 	// Code is the provider's error code, such as "insufficient_quota".
 	Code string
+	// Type is the provider's error type, such as "invalid_request_error".
+	Type string
+	// Param names the request field the provider objected to, such as
+	// "messages[1].content".
+	Param string
 	// Message is the provider's (sanitised) message or a local reason.
 	Message string
 	// RequestID is the provider's request id.
@@ -335,6 +340,9 @@ func KindForStatus(status int) Kind {
 		return KindTimeout
 	case status == http.StatusUnauthorized, status == http.StatusForbidden:
 		return KindAuth
+	case status == http.StatusPaymentRequired:
+		// OpenRouter and other gateways: out of credits.
+		return KindQuotaExhausted
 	case status == http.StatusNotFound:
 		return KindNotFound
 	case status == http.StatusConflict:
@@ -351,20 +359,35 @@ func KindForStatus(status int) Kind {
 	}
 }
 
-// KindForCode refines kind with a provider error code that means the same
-// thing across providers: insufficient_quota, context_length_exceeded (and
-// string_above_max_length), content_filter and content_policy_violation. Any
-// other code leaves kind unchanged.
-func KindForCode(kind Kind, code string) Kind {
-	switch code {
-	case "insufficient_quota":
+// KindForCode refines the kind of a failure with status (0 when the error
+// came inside a stream) by a provider error code that means the same thing
+// across providers: insufficient_quota on any status; and, for client
+// errors (4xx or no status) only, context_length_exceeded (and
+// string_above_max_length), content_filter and content_policy_violation.
+// Any other code leaves kind unchanged.
+func KindForCode(kind Kind, status int, code string) Kind {
+	if code == "insufficient_quota" {
 		return KindQuotaExhausted
+	}
+	if status != 0 && (status < 400 || status >= 500) {
+		return kind
+	}
+	switch code {
 	case "context_length_exceeded", "string_above_max_length":
 		return KindContextLength
 	case "content_filter", "content_policy_violation":
 		return KindContentFiltered
 	}
 	return kind
+}
+
+// RequestIDFrom returns the request id a provider put in the response
+// headers (X-Request-Id, or Request-Id as Anthropic sends it).
+func RequestIDFrom(h http.Header) string {
+	if id := h.Get("X-Request-Id"); id != "" {
+		return id
+	}
+	return h.Get("Request-Id")
 }
 
 // HTTPError builds an *Error for a failed HTTP response: the kind from the
@@ -374,7 +397,7 @@ func KindForCode(kind Kind, code string) Kind {
 // kind further where their own codes or messages say more.
 func HTTPError(provider, model string, status int, h http.Header, code, message string, now time.Time) *Error {
 	e := &Error{
-		Kind:     KindForCode(KindForStatus(status), code),
+		Kind:     KindForCode(KindForStatus(status), status, code),
 		Provider: provider,
 		Model:    model,
 		Status:   status,
@@ -382,11 +405,8 @@ func HTTPError(provider, model string, status int, h http.Header, code, message 
 		Message:  RedactSecrets(message),
 	}
 	if h != nil {
-		e.RetryAfter, _ = ParseRetryAfter(h, now)
-		e.RequestID = h.Get("X-Request-Id")
-		if e.RequestID == "" {
-			e.RequestID = h.Get("Request-Id")
-		}
+		e.RetryAfter, _ = parseRetryAfter(h, now, status == http.StatusTooManyRequests)
+		e.RequestID = RequestIDFrom(h)
 		switch strings.ToLower(strings.TrimSpace(h.Get("X-Should-Retry"))) {
 		case "true":
 			t := true
@@ -401,38 +421,29 @@ func HTTPError(provider, model string, status int, h http.Header, code, message 
 
 // secretPatterns match credentials that providers sometimes echo in error
 // messages ("Incorrect API key provided: sk-proj-...") or that transport
-// errors may carry (URLs with keys, Authorization headers).
+// errors may carry (URLs with keys, Authorization headers). Each pattern
+// keeps its first group (the context before the secret) and masks the rest.
+// Values must look like credentials (long enough, after a credential word
+// and a separator), so ordinary prose such as "basic approach" or
+// "key: value must be a string" is left alone.
 var secretPatterns = []*regexp.Regexp{
-	regexp.MustCompile(`(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{6,}`),
-	regexp.MustCompile(`\b(sk|rk|pk)-[A-Za-z0-9_\-*]{6,}`),
-	regexp.MustCompile(`\bsk-ant-[A-Za-z0-9_\-*]{6,}`),
-	regexp.MustCompile(`(?i)((?:api[-_]?key|access[-_]?token|token|key|secret|password)["']?\s*[:=]\s*["']?)[^\s"'&,;]{4,}`),
-	regexp.MustCompile(`://[^/\s:@]+:[^/\s@]+@`),
+	regexp.MustCompile(`(?i)(\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=\-]{16,}`),
+	regexp.MustCompile(`((?:^|[^A-Za-z0-9])(?:sk|rk|pk)-)[A-Za-z0-9_\-*]{8,}`),
+	regexp.MustCompile(`(?i)(\b(?:api[-_]?key|x-api-key|access[-_]?token|auth[-_]?token|refresh[-_]?token|token|secret|client[-_]?secret|password|passwd)["']?\s*[:=]\s*["']?)[^\s"'&,;]{6,}`),
+	regexp.MustCompile(`(?i)([?&]key=)[^\s"'&,;]{8,}`),
+	regexp.MustCompile(`(://)[^/\s:@]+:[^/\s@]+@`),
 }
 
-// RedactSecrets masks API keys, bearer tokens, credential query parameters
-// and passwords in URLs in s. Errors and logs pass provider text through it.
+// RedactSecrets masks API keys, bearer tokens, credential parameters and
+// passwords in URLs in s. Errors and logs pass provider text through it.
+// A provider that knows its own key should also remove it literally, since
+// a self-hosted server's key may look like nothing in particular.
 func RedactSecrets(s string) string {
 	if s == "" {
 		return s
 	}
-	for i, re := range secretPatterns {
-		switch i {
-		case 3:
-			s = re.ReplaceAllString(s, "${1}[REDACTED]")
-		case 4:
-			s = re.ReplaceAllString(s, "://[REDACTED]@")
-		default:
-			s = re.ReplaceAllStringFunc(s, func(m string) string {
-				if sp := strings.IndexAny(m, " \t"); sp > 0 && (m[0] == 'b' || m[0] == 'B') {
-					return m[:sp+1] + "[REDACTED]"
-				}
-				if dash := strings.IndexByte(m, '-'); dash > 0 {
-					return m[:dash+1] + "[REDACTED]"
-				}
-				return "[REDACTED]"
-			})
-		}
+	for _, re := range secretPatterns {
+		s = re.ReplaceAllString(s, "${1}[REDACTED]")
 	}
 	return s
 }

@@ -114,7 +114,7 @@ func TestErrorsIsKind(t *testing.T) {
 
 func TestKindForStatus(t *testing.T) {
 	tests := map[int]Kind{
-		400: KindInvalidRequest, 401: KindAuth, 403: KindAuth, 404: KindNotFound,
+		400: KindInvalidRequest, 401: KindAuth, 402: KindQuotaExhausted, 403: KindAuth, 404: KindNotFound,
 		408: KindTimeout, 409: KindUnavailable, 413: KindContextLength, 422: KindInvalidRequest,
 		429: KindRateLimited, 500: KindUnavailable, 502: KindUnavailable, 503: KindUnavailable,
 		529: KindUnavailable, 200: KindUnknown,
@@ -168,6 +168,8 @@ func TestHTTPErrorCodes(t *testing.T) {
 		{400, "content_policy_violation", KindContentFiltered},
 		{400, "invalid_value", KindInvalidRequest},
 		{503, "", KindUnavailable},
+		{500, "content_filter", KindUnavailable},
+		{0, "context_length_exceeded", KindContextLength},
 	}
 	for _, tt := range tests {
 		e := HTTPError("p", "m", tt.status, nil, tt.code, "", time.Time{})
@@ -180,10 +182,32 @@ func TestHTTPErrorCodes(t *testing.T) {
 	}
 }
 
+// TestHTTPErrorIgnoresResetsOutside429: OpenAI sends rate-limit reset
+// headers on every metered response; on a 500 they must not turn into a
+// retry-after that stops the retry middleware from retrying.
+func TestHTTPErrorIgnoresResetsOutside429(t *testing.T) {
+	h := http.Header{}
+	h.Set("X-Ratelimit-Reset-Requests", "120ms")
+	h.Set("X-Ratelimit-Reset-Tokens", "2m0s")
+	h.Set("X-Ratelimit-Remaining-Requests", "0")
+	h.Set("X-Ratelimit-Remaining-Tokens", "0")
+	if e := HTTPError("p", "m", 500, h, "", "boom", time.Time{}); e.RetryAfter != 0 {
+		t.Errorf("500 got RetryAfter %v", e.RetryAfter)
+	}
+	if e := HTTPError("p", "m", 429, h, "", "slow down", time.Time{}); e.RetryAfter != 2*time.Minute {
+		t.Errorf("429 got RetryAfter %v, want 2m", e.RetryAfter)
+	}
+	h.Set("Retry-After", "4")
+	if e := HTTPError("p", "m", 503, h, "", "overloaded", time.Time{}); e.RetryAfter != 4*time.Second {
+		t.Errorf("503 with Retry-After got %v", e.RetryAfter)
+	}
+}
+
 func TestRedactSecrets(t *testing.T) {
 	secrets := []string{
 		"sk-proj-abcdefghijklmnop", "sk-ant-api03-abcdefghij", "Bearer eyJhbGciOiJIUzI1NiJ9.abc.def",
 		"api_key=supersecretvalue", "https://user:hunter22@example.com/v1", `"api-key": "abcd1234efgh"`,
+		"token_sk-proj-abcdefghijklmnop", "https://generativelanguage.example/v1?key=supersecretvalue&alt=sse",
 	}
 	for _, s := range secrets {
 		in := "failed with " + s + " here"
@@ -197,9 +221,17 @@ func TestRedactSecrets(t *testing.T) {
 			}
 		}
 	}
-	plain := "The model gpt-4o does not exist or you do not have access to it."
-	if got := RedactSecrets(plain); got != plain {
-		t.Errorf("plain message changed: %q", got)
+	for _, plain := range []string{
+		"The model gpt-4o does not exist or you do not have access to it.",
+		"a basic approach to retries",
+		"monkey: 12345 bananas",
+		"key: value must be a string",
+		"max_tokens is too large: 100000. This model supports at most 16384 completion tokens",
+		"Invalid 'messages[1].content': string too long. Expected a string with maximum length 1048576",
+	} {
+		if got := RedactSecrets(plain); got != plain {
+			t.Errorf("plain message changed: %q -> %q", plain, got)
+		}
 	}
 }
 

@@ -7,9 +7,11 @@ const (
 	estimateMessageOverhead = 4
 	estimateReplyPriming    = 3
 	estimateToolOverhead    = 8
-	// estimateImageTokens bounds one image: OpenAI's high-detail formula
-	// (85 + 170 per 512 px tile, after scaling to fit 2048×768) stays under
-	// it; other providers' image costs are of the same order.
+	// estimateImageTokens is what one image costs on gpt-4o and gpt-4.1 at
+	// most (85 + 170 per 512 px tile, after scaling to fit 2048×768). It is
+	// not a bound for every model: gpt-4o-mini bills up to about 48,000
+	// tokens for one high-detail image, and patch-based models apply
+	// multipliers; see EstimateInputTokens.
 	estimateImageTokens = 1600
 )
 
@@ -18,14 +20,18 @@ const (
 // so rate limits and budgets can reserve before a call on the hot path and
 // reconcile with the provider's usage after it.
 //
-// The bound is the byte length of every text the request sends (message
+// The estimate is the byte length of every text the request sends (message
 // text, tool calls, tool definitions, response schema) plus fixed
-// overheads per message, tool and image. For the byte-level BPE encodings
-// OpenAI's models use (cl100k_base, o200k_base), every token covers at least
-// one byte, so the bound never under-counts text; for typical English it
-// over-counts about fourfold, which is why callers reconcile afterwards.
-// Exact counting is available through github.com/tiktoken-go/tokenizer where
-// a caller needs it.
+// overheads per message and tool, plus 1,600 tokens per image. For the
+// byte-level BPE encodings OpenAI's models use (cl100k_base, o200k_base),
+// every token covers at least one byte, so the text part never
+// under-counts; for typical English it over-counts about fourfold, which is
+// why callers reconcile with the provider's usage afterwards. Images are
+// the exception: 1,600 tokens bounds gpt-4o and gpt-4.1, but gpt-4o-mini
+// bills up to about 48,000 tokens for one high-detail image and patch-based
+// models apply multipliers, so callers that limit image-heavy traffic on
+// such models should pass their own counter (RateLimitOptions.TokenCounter).
+// Exact text counting is available through github.com/tiktoken-go/tokenizer.
 func EstimateInputTokens(req *Request) int {
 	if req == nil {
 		return 0

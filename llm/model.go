@@ -56,7 +56,11 @@ func (f ModelFuncs) Generate(ctx context.Context, req *Request) (*Response, erro
 	if f.StreamFunc == nil {
 		return nil, &Error{Kind: KindInvalidRequest, Message: "llm: ModelFuncs has neither GenerateFunc nor StreamFunc"}
 	}
-	return Collect(f.StreamFunc(ctx, req))
+	resp, err := Collect(f.StreamFunc(ctx, req))
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 // Stream implements Model.
@@ -70,6 +74,9 @@ func (f ModelFuncs) Stream(ctx context.Context, req *Request) iter.Seq2[Event, e
 			return
 		}
 		resp, err := f.GenerateFunc(ctx, req)
+		if err == nil && resp == nil {
+			err = &Error{Kind: KindBadResponse, Message: "llm: GenerateFunc returned neither a response nor an error"}
+		}
 		if err != nil {
 			yield(Event{}, err)
 			return

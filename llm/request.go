@@ -1,6 +1,9 @@
 package llm
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"maps"
+)
 
 // Request is a provider-neutral chat request.
 //
@@ -57,12 +60,7 @@ func (r *Request) Clone() *Request {
 	c.Messages = append([]Message(nil), r.Messages...)
 	c.Tools = append([]ToolDef(nil), r.Tools...)
 	c.Stop = append([]string(nil), r.Stop...)
-	if r.Extra != nil {
-		c.Extra = make(map[string]any, len(r.Extra))
-		for k, v := range r.Extra {
-			c.Extra[k] = v
-		}
-	}
+	c.Extra = maps.Clone(r.Extra)
 	return &c
 }
 

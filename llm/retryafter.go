@@ -19,39 +19,48 @@ const maxRetryAfter = 24 * time.Hour
 //   - Retry-After: seconds (integer or fractional) or an HTTP date,
 //     relative to now.
 //   - X-Ratelimit-Reset-Requests / X-Ratelimit-Reset-Tokens: Go-style
-//     durations ("1s", "6m0s", "20ms"). When the matching
-//     X-Ratelimit-Remaining-* header says which limit is exhausted, that
-//     limit's reset is used; otherwise the longer of the two, so a client
+//     durations ("1s", "6m0s", "20ms") saying when each rate-limit bucket
+//     refills. OpenAI sends them on every metered response, so a bucket's
+//     reset is used only when its X-Ratelimit-Remaining-* header is "0" or
+//     absent; when both qualify, the longer wait is taken, so a client
 //     never retries sooner than the provider allows.
 //
-// It reports false when no header gives a usable wait. Negative values and
-// dates in the past give a zero wait with true; waits are capped at 24h.
+// Values that are not finite, or negative, are skipped in favour of the
+// next header. It reports false when no header gives a usable wait. Dates
+// in the past give a zero wait with true; waits are capped at 24h.
+//
+// HTTPError consults the reset headers only for 429 responses: on a 500
+// they describe the rate limit, not the failure.
 func ParseRetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
-	if v := strings.TrimSpace(h.Get("Retry-After-Ms")); v != "" {
-		if ms, err := strconv.ParseFloat(v, 64); err == nil && !math.IsNaN(ms) {
-			return clampWait(ms * float64(time.Millisecond)), true
-		}
+	return parseRetryAfter(h, now, true)
+}
+
+func parseRetryAfter(h http.Header, now time.Time, useResets bool) (time.Duration, bool) {
+	if ms, ok := parseFiniteNonNegative(h.Get("Retry-After-Ms")); ok {
+		return clampWait(ms * float64(time.Millisecond)), true
 	}
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if s, err := strconv.ParseFloat(v, 64); err == nil && !math.IsNaN(s) {
+		if s, ok := parseFiniteNonNegative(v); ok {
 			return clampWait(s * float64(time.Second)), true
 		}
 		if t, err := http.ParseTime(v); err == nil {
 			return clampWait(float64(t.Sub(now))), true
 		}
 	}
-	req, reqOK := parseResetDuration(h.Get("X-Ratelimit-Reset-Requests"))
-	tok, tokOK := parseResetDuration(h.Get("X-Ratelimit-Reset-Tokens"))
+	if !useResets {
+		return 0, false
+	}
+	exhausted := func(bucket string) (time.Duration, bool) {
+		rem := strings.TrimSpace(h.Get("X-Ratelimit-Remaining-" + bucket))
+		if rem != "" && rem != "0" {
+			return 0, false
+		}
+		return parseResetDuration(h.Get("X-Ratelimit-Reset-" + bucket))
+	}
+	req, reqOK := exhausted("Requests")
+	tok, tokOK := exhausted("Tokens")
 	switch {
 	case reqOK && tokOK:
-		reqOut := strings.TrimSpace(h.Get("X-Ratelimit-Remaining-Requests")) == "0"
-		tokOut := strings.TrimSpace(h.Get("X-Ratelimit-Remaining-Tokens")) == "0"
-		switch {
-		case reqOut && !tokOut:
-			return req, true
-		case tokOut && !reqOut:
-			return tok, true
-		}
 		return max(req, tok), true
 	case reqOK:
 		return req, true
@@ -61,6 +70,20 @@ func ParseRetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
+// parseFiniteNonNegative parses a decimal number, rejecting NaN, infinities
+// and negative values.
+func parseFiniteNonNegative(v string) (float64, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+		return 0, false
+	}
+	return f, true
+}
+
 // parseResetDuration parses OpenAI's reset durations, which are Go duration
 // strings ("6m0s", "1s", "20ms", "0.5s"); a bare number is taken as seconds.
 func parseResetDuration(v string) (time.Duration, bool) {
@@ -68,10 +91,10 @@ func parseResetDuration(v string) (time.Duration, bool) {
 	if v == "" {
 		return 0, false
 	}
-	if d, err := time.ParseDuration(v); err == nil {
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
 		return clampWait(float64(d)), true
 	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil && !math.IsNaN(s) {
+	if s, ok := parseFiniteNonNegative(v); ok {
 		return clampWait(s * float64(time.Second)), true
 	}
 	return 0, false

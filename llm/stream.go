@@ -187,8 +187,7 @@ func (a *Accumulator) Response() *Response {
 // Collect drains a stream and returns the Response Generate would have
 // returned. On error it returns the partial response assembled so far along
 // with the error, so callers can charge for or inspect what arrived.
-// Latency is measured from the start of iteration when the stream does not
-// report it.
+// Latency is the time from the start of iteration to the end of the stream.
 func Collect(s Stream) (*Response, error) {
 	var acc Accumulator
 	start := time.Now()

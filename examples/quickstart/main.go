@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -119,6 +120,9 @@ func chooseProvider(getenv func(string) string) (llm.Model, string, string, erro
 		where := "api.openai.com"
 		if base != "" {
 			where = base
+			if u, err := url.Parse(base); err == nil {
+				where = u.Redacted() // never print a password in the URL
+			}
 		}
 		return p, modelName, fmt.Sprintf("OpenAI-compatible API at %s, model %s", where, modelName), nil
 	}

@@ -26,8 +26,9 @@ const DefaultDimensions = 256
 // similarity, unrelated texts one near zero, and the same text always gets
 // the same vector, on every platform.
 //
-// Like a provider it rejects an empty Inputs list and empty strings with
-// kind llm.KindInvalidRequest. It honours EmbedRequest.Dimensions (any
+// Like a provider it rejects empty strings with kind
+// llm.KindInvalidRequest; an empty Inputs list gets an empty response, as
+// from llm/openai, which makes no call for it. It honours EmbedRequest.Dimensions (any
 // positive size), reports usage with a token estimate (about four
 // characters per token), and records every request.
 //
@@ -80,9 +81,6 @@ func (e *Embedder) Embed(ctx context.Context, req *llm.EmbedRequest) (*llm.Embed
 		return nil, invalid(fmt.Sprintf("llmtest: dimensions must be positive, got %d", req.Dimensions))
 	case req.Dimensions > 0:
 		dim = req.Dimensions
-	}
-	if len(req.Inputs) == 0 {
-		return nil, invalid("llmtest: no inputs to embed")
 	}
 	resp := &llm.EmbedResponse{
 		Vectors:  make([][]float32, len(req.Inputs)),

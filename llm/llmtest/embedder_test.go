@@ -103,7 +103,6 @@ func TestEmbedderErrorsAndRecords(t *testing.T) {
 		wantKind llm.Kind
 	}{
 		{"nil request", context.Background(), nil, llm.KindInvalidRequest},
-		{"no inputs", context.Background(), &llm.EmbedRequest{}, llm.KindInvalidRequest},
 		{"empty input", context.Background(), &llm.EmbedRequest{Inputs: []string{"a", ""}}, llm.KindInvalidRequest},
 		{"negative dimensions", context.Background(), &llm.EmbedRequest{Inputs: []string{"a"}, Dimensions: -1}, llm.KindInvalidRequest},
 		{"canceled", canceled, &llm.EmbedRequest{Inputs: []string{"a"}}, llm.KindCanceled},
@@ -115,6 +114,10 @@ func TestEmbedderErrorsAndRecords(t *testing.T) {
 				t.Errorf("err = %v, want kind %v", err, tt.wantKind)
 			}
 		})
+	}
+
+	if resp, err := llmtest.NewEmbedder().Embed(t.Context(), &llm.EmbedRequest{}); err != nil || len(resp.Vectors) != 0 {
+		t.Errorf("no inputs: %+v, %v; want an empty response", resp, err)
 	}
 
 	e := llmtest.NewEmbedder()
