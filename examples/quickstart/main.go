@@ -43,11 +43,18 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
 	fmt.Fprintf(w, "provider: %s\n\n", desc)
 
 	// The stack reads top to bottom, outermost first, like net/http
-	// handlers. Later issues add retries, fallback, cache, budgets and
-	// guards in the same way.
+	// handlers. Fallback, routing, rate limits, cache, budgets and guards
+	// compose the same way (see the llm package documentation).
 	model := llm.Chain(provider,
 		logCalls(w),   // outermost: sees every call and its cost in tokens
-		requireTenant, // refuses calls made for nobody
+		requireTenant, // refuses calls made for nobody, before any cost
+		llm.Retry(llm.RetryOptions{ // retries what the error table says is transient
+			BaseDelay: 100 * time.Millisecond,
+			OnRetry: func(_ context.Context, attempt int, err error, wait time.Duration) {
+				fmt.Fprintf(w, "  [retry] attempt %d failed (%s), retrying in %s\n", attempt, llm.KindOf(err), wait.Round(time.Millisecond))
+			},
+		}),
+		llm.Timeout(llm.TimeoutOptions{Total: 30 * time.Second, FirstToken: 10 * time.Second}), // per attempt
 	)
 
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -68,7 +75,7 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
 		return fmt.Errorf("generate: %w", err)
 	}
 	fmt.Fprintf(w, "answer: %s\n", resp.Text())
-	fmt.Fprintf(w, "tokens: %d in, %d out (model %s)\n\n", resp.Usage.InputTokens, resp.Usage.OutputTokens, resp.Model)
+	fmt.Fprintf(w, "tokens: %d in, %d out (model %s, %d attempt(s))\n\n", resp.Usage.InputTokens, resp.Usage.OutputTokens, resp.Model, max(resp.Attempts, 1))
 
 	// 2. A streamed answer: text is printed as it arrives; the usage
 	// event at the end says what the call cost.
@@ -131,7 +138,8 @@ func chooseProvider(getenv func(string) string) (llm.Model, string, string, erro
 }
 
 // scriptedModel answers from a small table, the way a test fake would, so
-// the example runs with no network and no key. It counts tokens exactly, with
+// the example runs with no network and no key. Its first call fails with a
+// 503, as a provider's sometimes do, to show the retry. It counts tokens exactly, with
 // the o200k_base encoding that gpt-4o models use (the vocabulary is compiled
 // in, so no download), the way a real provider would report them.
 func scriptedModel() (llm.Model, error) {
@@ -143,7 +151,7 @@ func scriptedModel() (llm.Model, error) {
 		n, _ := enc.Count(s)
 		return n
 	}
-	return llmtest.NewModelFunc(func(_ context.Context, req *llm.Request) (*llm.Response, error) {
+	m := llmtest.NewModelFunc(func(_ context.Context, req *llm.Request) (*llm.Response, error) {
 		q := strings.ToLower(req.Messages[len(req.Messages)-1].Text())
 		answer := "I can help with billing questions."
 		switch {
@@ -164,7 +172,8 @@ func scriptedModel() (llm.Model, error) {
 			Model:        "scripted-" + req.Model,
 			Usage:        llm.Usage{InputTokens: in, OutputTokens: count(answer)},
 		}, nil
-	}), nil
+	})
+	return m.Enqueue(llmtest.ServerError(503)), nil
 }
 
 // logCalls is a middleware that reports every call's latency and tokens.

@@ -15,7 +15,7 @@ func TestQuickstartOffline(t *testing.T) {
 	if err := run(context.Background(), &out, func(string) string { return "" }); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"offline scripted model", "answer: Refunds", "streamed: 1.", "tokens: ", "policy denied: true"} {
+	for _, want := range []string{"offline scripted model", "[retry] attempt 1 failed (unavailable)", "answer: Refunds", "2 attempt(s)", "streamed: 1.", "tokens: ", "policy denied: true"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
