@@ -11,30 +11,14 @@ import (
 	"github.com/keel-go/keel/llm"
 )
 
-// A middleware is a function from Model to Model. This one refuses requests
-// without a tenant before they reach the provider.
-func requireTenant(next llm.Model) llm.Model {
-	check := func(req *llm.Request) error {
-		if req.Principal.Tenant == "" {
-			return &llm.Error{Kind: llm.KindPolicyDenied, Message: "no tenant on request"}
-		}
-		return nil
+// requireTenant is a middleware that refuses requests without a tenant
+// before they reach the provider.
+var requireTenant = llm.Check(func(_ context.Context, req *llm.Request) error {
+	if req.Principal.Tenant == "" {
+		return &llm.Error{Kind: llm.KindPolicyDenied, Message: "no tenant on request"}
 	}
-	return llm.ModelFuncs{
-		GenerateFunc: func(ctx context.Context, req *llm.Request) (*llm.Response, error) {
-			if err := check(req); err != nil {
-				return nil, err
-			}
-			return next.Generate(ctx, req)
-		},
-		StreamFunc: func(ctx context.Context, req *llm.Request) llm.Stream {
-			if err := check(req); err != nil {
-				return func(yield func(llm.Event, error) bool) { yield(llm.Event{}, err) }
-			}
-			return next.Stream(ctx, req)
-		},
-	}
-}
+	return nil
+})
 
 func ExampleChain() {
 	// A stand-in provider that shouts the last user message back.

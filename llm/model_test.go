@@ -134,3 +134,34 @@ func TestPrincipal(t *testing.T) {
 		t.Error("zero principal not zero")
 	}
 }
+
+func TestCheck(t *testing.T) {
+	calls := 0
+	inner := ModelFuncs{GenerateFunc: func(context.Context, *Request) (*Response, error) {
+		calls++
+		return &Response{Message: AssistantText("ok")}, nil
+	}}
+	m := Chain(inner, Check(func(_ context.Context, req *Request) error {
+		if req.Feature == "off" {
+			return &Error{Kind: KindPolicyDenied, Message: "feature off"}
+		}
+		return nil
+	}))
+	ctx := context.Background()
+	if _, err := m.Generate(ctx, &Request{Feature: "off"}); !errors.Is(err, KindPolicyDenied) {
+		t.Errorf("Generate: %v", err)
+	}
+	s := m.Stream(ctx, &Request{Feature: "off"})
+	if calls != 0 {
+		t.Fatal("refused call reached the model")
+	}
+	if _, err := Collect(s); !errors.Is(err, KindPolicyDenied) {
+		t.Errorf("Stream: %v", err)
+	}
+	if r, err := m.Generate(ctx, &Request{Feature: "on"}); err != nil || r.Text() != "ok" || calls != 1 {
+		t.Errorf("allowed call: %v, %v, calls=%d", r, err, calls)
+	}
+	if r, err := Collect(m.Stream(ctx, &Request{Feature: "on"})); err != nil || r.Text() != "ok" || calls != 2 {
+		t.Errorf("allowed stream: %v, %v, calls=%d", r, err, calls)
+	}
+}

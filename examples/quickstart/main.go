@@ -213,25 +213,9 @@ func logCalls(w io.Writer) llm.Middleware {
 
 // requireTenant is a middleware that refuses requests without a tenant
 // before they reach the provider.
-func requireTenant(next llm.Model) llm.Model {
-	check := func(req *llm.Request) error {
-		if req.Principal.Tenant == "" {
-			return &llm.Error{Kind: llm.KindPolicyDenied, Message: "request has no tenant"}
-		}
-		return nil
+var requireTenant = llm.Check(func(_ context.Context, req *llm.Request) error {
+	if req.Principal.Tenant == "" {
+		return &llm.Error{Kind: llm.KindPolicyDenied, Message: "request has no tenant"}
 	}
-	return llm.ModelFuncs{
-		GenerateFunc: func(ctx context.Context, req *llm.Request) (*llm.Response, error) {
-			if err := check(req); err != nil {
-				return nil, err
-			}
-			return next.Generate(ctx, req)
-		},
-		StreamFunc: func(ctx context.Context, req *llm.Request) llm.Stream {
-			if err := check(req); err != nil {
-				return func(yield func(llm.Event, error) bool) { yield(llm.Event{}, err) }
-			}
-			return next.Stream(ctx, req)
-		},
-	}
-}
+	return nil
+})
