@@ -70,6 +70,15 @@ type Response struct {
 	// included (retries, fallbacks, hedges); 0 means the stack did not
 	// count (a bare provider call is one attempt).
 	Attempts int
+	// CacheHit reports that a cache served the answer without an upstream
+	// call.
+	CacheHit bool
+	// Cost is what the call cost in US dollars, failed attempts included,
+	// as computed by a cost-accounting middleware from its price table;
+	// CostEstimated says part of it was estimated because the provider
+	// reported no usage (a stream cut off before its usage chunk).
+	Cost          float64
+	CostEstimated bool
 }
 
 // Text returns the concatenated text of the answer.

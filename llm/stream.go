@@ -73,11 +73,16 @@ type Event struct {
 	Provider  string
 	RequestID string
 
-	// Route, Target and Attempts annotate the first event a middleware
-	// passes through, with the meaning they have on Response.
+	// Route, Target, Attempts and CacheHit annotate the first event a
+	// middleware passes through, with the meaning they have on Response.
 	Route    string
 	Target   string
 	Attempts int
+	CacheHit bool
+	// Cost and CostEstimated annotate the usage event, with the meaning
+	// they have on Response.
+	Cost          float64
+	CostEstimated bool
 }
 
 // Stream is the iterator a Model's Stream method returns.
@@ -125,6 +130,9 @@ func (a *Accumulator) Add(ev Event) {
 	if ev.Attempts > 0 {
 		a.resp.Attempts = ev.Attempts
 	}
+	if ev.CacheHit {
+		a.resp.CacheHit = true
+	}
 	switch ev.Kind {
 	case EventTextDelta:
 		a.text.WriteString(ev.Text)
@@ -136,6 +144,7 @@ func (a *Accumulator) Add(ev Event) {
 		a.addToolCall(ev.ToolCall)
 	case EventUsage:
 		a.resp.Usage = ev.Usage
+		a.resp.Cost, a.resp.CostEstimated = ev.Cost, ev.CostEstimated
 	case EventFinish:
 		a.resp.FinishReason = ev.FinishReason
 	}
@@ -211,7 +220,7 @@ func Collect(s Stream) (*Response, error) {
 func StreamResponse(r *Response) Stream {
 	return func(yield func(Event, error) bool) {
 		meta := Event{Kind: EventStart, Model: r.Model, Provider: r.Provider, RequestID: r.RequestID,
-			Route: r.Route, Target: r.Target, Attempts: r.Attempts}
+			Route: r.Route, Target: r.Target, Attempts: r.Attempts, CacheHit: r.CacheHit}
 		if !yield(meta, nil) {
 			return
 		}
@@ -233,6 +242,6 @@ func StreamResponse(r *Response) Stream {
 		if r.FinishReason != "" && !yield(Event{Kind: EventFinish, FinishReason: r.FinishReason}, nil) {
 			return
 		}
-		yield(Event{Kind: EventUsage, Usage: r.Usage}, nil)
+		yield(Event{Kind: EventUsage, Usage: r.Usage, Cost: r.Cost, CostEstimated: r.CostEstimated}, nil)
 	}
 }

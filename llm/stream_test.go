@@ -116,7 +116,7 @@ func TestStreamResponseRoundTrip(t *testing.T) {
 		FinishReason: FinishToolCalls,
 		Usage:        Usage{InputTokens: 10, OutputTokens: 3, ReasoningTokens: 1},
 		Model:        "m", Provider: "p", RequestID: "req",
-		Route: "canary", Target: "secondary", Attempts: 3,
+		Route: "canary", Target: "secondary", Attempts: 3, CacheHit: true, Cost: 0.0042, CostEstimated: true,
 	}
 	got, err := Collect(StreamResponse(orig))
 	if err != nil {
