@@ -19,17 +19,17 @@ import (
 // target model does not support.
 //
 // The rule: reasoning models (IsReasoningModel, or the predicate given to
-// WithReasoningModels) reject the sampling parameters temperature, top_p,
-// presence_penalty, frequency_penalty, logprobs, top_logprobs and
-// logit_bias (the last five can only arrive through Request.Extra);
-// other models reject reasoning_effort. With SamplingDrop (the default) the
-// unsupported parameters are left out of the request silently, so one
-// Request can be routed to either kind of model. With SamplingReject the call
-// fails before any network traffic with an *llm.Error of
-// KindInvalidRequest that names the parameter. With SamplingKeep the rule
-// is off and every parameter is sent as given, for compatible servers
-// (vLLM, SGLang) whose reasoning models accept both temperature and
-// reasoning_effort.
+// WithReasoningModels) reject the sampling parameters temperature, top_p
+// and stop (Request.Temperature, TopP and Stop), and presence_penalty,
+// frequency_penalty, logprobs, top_logprobs and logit_bias (which can only
+// arrive through Request.Extra); other models reject reasoning_effort.
+// With SamplingDrop (the default) the unsupported parameters are left out
+// of the request silently, so one Request can be routed to either kind of
+// model. With SamplingReject the call fails before any network traffic
+// with an *llm.Error of KindInvalidRequest that names the parameter. With
+// SamplingKeep the rule is off and every parameter is sent as given, for
+// compatible servers (vLLM, SGLang) whose reasoning models accept both
+// temperature and reasoning_effort.
 type SamplingPolicy uint8
 
 const (
@@ -54,10 +54,35 @@ func (p SamplingPolicy) String() string {
 	return "unknown"
 }
 
-// reasoningUnsupported are the body fields OpenAI's reasoning models reject.
-var reasoningUnsupported = [...]string{
-	"temperature", "top_p", "presence_penalty", "frequency_penalty",
-	"logprobs", "top_logprobs", "logit_bias",
+// reasoningUnsupportedExtra are the body fields OpenAI's reasoning models
+// reject that only Request.Extra can set (temperature, top_p and stop come
+// from Request fields and are reserved).
+var reasoningUnsupportedExtra = [...]string{
+	"presence_penalty", "frequency_penalty", "logprobs", "top_logprobs", "logit_bias",
+}
+
+// reservedExtra are the body fields the mapping sets itself, each with
+// what sets it. Request.Extra may not contain them: merged last, it would
+// silently replace the mapped value (a "model" that bypasses routing, a
+// "stream" the response parser does not expect), or bypass the
+// SamplingPolicy.
+var reservedExtra = [...]struct{ key, from string }{
+	{"model", "Request.Model"},
+	{"messages", "Request.Messages"},
+	{"stream", "the choice of Generate or Stream"},
+	{"stream_options", "Stream"},
+	{"tools", "Request.Tools"},
+	{"tool_choice", "Request.ToolChoice"},
+	{"parallel_tool_calls", "Request.ParallelToolCalls"},
+	{"response_format", "Request.ResponseFormat"},
+	{"temperature", "Request.Temperature"},
+	{"top_p", "Request.TopP"},
+	{"seed", "Request.Seed"},
+	{"stop", "Request.Stop"},
+	{"max_completion_tokens", "Request.MaxOutputTokens"},
+	{"max_tokens", "Request.MaxOutputTokens and WithLegacyMaxTokens"},
+	{"reasoning_effort", "Request.ReasoningEffort"},
+	{"safety_identifier", "WithSafetyIdentifier"},
 }
 
 // IsReasoningModel is the default rule for which models are reasoning
@@ -192,11 +217,15 @@ func (c *Client) params(req *llm.Request, stream bool) (oai.ChatCompletionNewPar
 			return p, model, c.unsupported(model, "reasoning_effort", false)
 		}
 	}
+	if len(req.Stop) > 0 {
+		if !reasoning {
+			p.Stop.OfStringArray = req.Stop
+		} else if reject {
+			return p, model, c.unsupported(model, "stop", true)
+		}
+	}
 	if req.Seed != nil {
 		p.Seed = param.NewOpt(*req.Seed)
-	}
-	if len(req.Stop) > 0 {
-		p.Stop.OfStringArray = req.Stop
 	}
 	if req.MaxOutputTokens > 0 {
 		if c.cfg.legacyMaxTokens {
@@ -217,10 +246,16 @@ func (c *Client) params(req *llm.Request, stream bool) (oai.ChatCompletionNewPar
 	}
 
 	if len(req.Extra) > 0 {
+		for _, r := range reservedExtra {
+			if _, ok := req.Extra[r.key]; ok {
+				return p, model, c.invalid(model, "Request.Extra sets \""+r.key+
+					"\", which the client sets from "+r.from)
+			}
+		}
 		extra := req.Extra
 		if reasoning {
 			cloned := false
-			for _, k := range reasoningUnsupported {
+			for _, k := range reasoningUnsupportedExtra {
 				if _, ok := extra[k]; !ok {
 					continue
 				}
@@ -259,7 +294,7 @@ func (c *Client) message(dst *oai.ChatCompletionMessageParamUnion, m *llm.Messag
 		if m.Name != "" {
 			sp.Name = param.NewOpt(m.Name)
 		}
-		if len(m.Extra) > 0 {
+		if len(m.Extra) > 0 && c.cfg.replay {
 			sp.SetExtraFields(rawExtra(m.Extra))
 		}
 		dst.OfSystem = sp
@@ -271,7 +306,7 @@ func (c *Client) message(dst *oai.ChatCompletionMessageParamUnion, m *llm.Messag
 		if m.Name != "" {
 			dp.Name = param.NewOpt(m.Name)
 		}
-		if len(m.Extra) > 0 {
+		if len(m.Extra) > 0 && c.cfg.replay {
 			dp.SetExtraFields(rawExtra(m.Extra))
 		}
 		dst.OfDeveloper = dp
@@ -305,7 +340,7 @@ func (c *Client) message(dst *oai.ChatCompletionMessageParamUnion, m *llm.Messag
 		if m.Name != "" {
 			up.Name = param.NewOpt(m.Name)
 		}
-		if len(m.Extra) > 0 {
+		if len(m.Extra) > 0 && c.cfg.replay {
 			up.SetExtraFields(rawExtra(m.Extra))
 		}
 		dst.OfUser = up
@@ -348,7 +383,8 @@ func (c *Client) message(dst *oai.ChatCompletionMessageParamUnion, m *llm.Messag
 				ap.ToolCalls[j].OfFunction = &fcs[j]
 			}
 		}
-		if m.Reasoning != "" || len(m.Extra) > 0 {
+		if c.cfg.replay && (m.Reasoning != "" || len(m.Extra) > 0) {
+			// See WithReasoningReplay: OpenAI and Azure reject both.
 			extra := make(map[string]any, len(m.Extra)+1)
 			for k, v := range m.Extra {
 				extra[k] = v
@@ -369,7 +405,7 @@ func (c *Client) message(dst *oai.ChatCompletionMessageParamUnion, m *llm.Messag
 		if err := c.textContent(&tp.Content.OfString, &tp.Content.OfArrayOfContentParts, m, model, i); err != nil {
 			return err
 		}
-		if len(m.Extra) > 0 {
+		if len(m.Extra) > 0 && c.cfg.replay {
 			tp.SetExtraFields(rawExtra(m.Extra))
 		}
 		dst.OfTool = tp
@@ -451,39 +487,49 @@ func msgErr(i int, s string) string {
 // schemas per request; past it, tools are rendered on every call.
 const maxCachedTools = 256
 
-// toolCache keeps the rendered form of each tool definition, keyed by its
-// parameters schema, so that a tool used on every call is validated and
-// rendered once, not on every call.
+// toolCache keeps the rendered form of each tool definition, keyed by the
+// whole definition (name, description, strictness and parameters schema),
+// so that a tool used on every call is validated and rendered once, not on
+// every call, and tools that share a schema (such as the common
+// {"type":"object","properties":{}}) each keep their entry.
 type toolCache struct {
 	mu sync.RWMutex
-	m  map[string]cachedTool
+	m  map[toolKey]oai.ChatCompletionToolUnionParam
 }
 
-type cachedTool struct {
+// toolKey identifies a tool definition. The lookups build it with
+// string(t.Parameters) directly in the index expression, which the compiler
+// does without copying the schema.
+type toolKey struct {
 	name, desc string
 	strict     bool
-	param      oai.ChatCompletionToolUnionParam
+	params     string
+}
+
+// lookup returns the cached parameter for t, if any.
+func (tc *toolCache) lookup(t *llm.ToolDef) (oai.ChatCompletionToolUnionParam, bool) {
+	tc.mu.RLock()
+	tp, ok := tc.m[toolKey{t.Name, t.Description, t.Strict, string(t.Parameters)}]
+	tc.mu.RUnlock()
+	return tp, ok
 }
 
 // get returns the request parameter for t.
 func (tc *toolCache) get(t *llm.ToolDef) (oai.ChatCompletionToolUnionParam, error) {
-	tc.mu.RLock()
-	ct, ok := tc.m[string(t.Parameters)]
-	tc.mu.RUnlock()
-	if ok && ct.name == t.Name && ct.desc == t.Description && ct.strict == t.Strict {
-		return ct.param, nil
+	if tp, ok := tc.lookup(t); ok {
+		return tp, nil
 	}
-	raw, err := toolJSON(t, ok)
+	raw, err := toolJSON(t)
 	if err != nil {
 		return oai.ChatCompletionToolUnionParam{}, err
 	}
 	tp := param.Override[oai.ChatCompletionToolUnionParam](raw)
 	tc.mu.Lock()
 	if tc.m == nil {
-		tc.m = make(map[string]cachedTool)
+		tc.m = make(map[toolKey]oai.ChatCompletionToolUnionParam)
 	}
-	if _, present := tc.m[string(t.Parameters)]; present || len(tc.m) < maxCachedTools {
-		tc.m[string(t.Parameters)] = cachedTool{name: t.Name, desc: t.Description, strict: t.Strict, param: tp}
+	if len(tc.m) < maxCachedTools {
+		tc.m[toolKey{t.Name, t.Description, t.Strict, string(t.Parameters)}] = tp
 	}
 	tc.mu.Unlock()
 	return tp, nil
@@ -492,14 +538,13 @@ func (tc *toolCache) get(t *llm.ToolDef) (oai.ChatCompletionToolUnionParam, erro
 // toolJSON renders a tool definition as the raw JSON of one entry of
 // "tools". The parameters schema is copied verbatim instead of being decoded
 // into a map[string]any (the type openai-go's FunctionParameters has) and
-// re-encoded with sorted keys on every call.
-// The schema is validated unless valid says it already was.
-func toolJSON(t *llm.ToolDef, valid bool) (json.RawMessage, error) {
+// re-encoded with sorted keys on every call, but it is validated.
+func toolJSON(t *llm.ToolDef) (json.RawMessage, error) {
 	if t.Name == "" {
 		return nil, errString("tool without a name")
 	}
 	params := trimSpace(t.Parameters)
-	if !valid && len(params) > 0 && string(params) != "null" && !isJSONObject(params) {
+	if len(params) > 0 && string(params) != "null" && !isJSONObject(params) {
 		return nil, errString("tool " + t.Name + ": parameters must be a JSON Schema object")
 	}
 	if string(params) == "null" {

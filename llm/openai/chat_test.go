@@ -182,7 +182,7 @@ func TestRequestMapping(t *testing.T) {
 				{Role: llm.RoleAssistant, Parts: []llm.Part{llm.Text("a1")}, Reasoning: "thinking...",
 					Extra: map[string]json.RawMessage{"provider_specific_fields": json.RawMessage(`{"x":1}`)}},
 				llm.UserText("q2"),
-			}, Extra: map[string]any{"top_k": 20, "chat_template_kwargs": map[string]any{"enable_thinking": true}, "temperature": 0.6}},
+			}, Temperature: ptr(0.6), Extra: map[string]any{"top_k": 20, "chat_template_kwargs": map[string]any{"enable_thinking": true}}},
 			want: map[string]string{
 				"top_k":                `20`,
 				"chat_template_kwargs": `{"enable_thinking":true}`,
@@ -396,6 +396,32 @@ func TestSamplingPolicy(t *testing.T) {
 		}(), present: []string{"temperature", "top_p", "reasoning_effort", "logprobs"}},
 		{name: "keep sends effort to any model", opts: []Option{WithSamplingPolicy(SamplingKeep)}, req: base("Qwen/Qwen3-8B"),
 			present: []string{"temperature", "top_p", "reasoning_effort"}},
+		{name: "drop stop for o3", req: func() *llm.Request {
+			r := base("o3")
+			r.Stop = []string{"END"}
+			return r
+		}(), present: []string{"reasoning_effort"}, absent: []string{"stop", "temperature", "top_p"}},
+		{name: "drop stop for gpt-5", req: func() *llm.Request {
+			r := base("gpt-5")
+			r.Stop = []string{"END"}
+			return r
+		}(), absent: []string{"stop"}},
+		{name: "stop kept for gpt-4o", req: func() *llm.Request {
+			r := base("gpt-4o")
+			r.Stop = []string{"END"}
+			return r
+		}(), present: []string{"stop"}},
+		{name: "reject stop", opts: []Option{WithSamplingPolicy(SamplingReject)}, req: func() *llm.Request {
+			r := base("o4-mini")
+			r.Temperature, r.TopP = nil, nil
+			r.Stop = []string{"END"}
+			return r
+		}(), errMsg: "stop"},
+		{name: "keep sends stop", opts: []Option{WithSamplingPolicy(SamplingKeep)}, req: func() *llm.Request {
+			r := base("o3")
+			r.Stop = []string{"END"}
+			return r
+		}(), present: []string{"stop", "temperature", "reasoning_effort"}},
 		{name: "custom predicate", opts: []Option{WithReasoningModels(func(m string) bool { return m == "my-azure-deployment" })},
 			req: base("my-azure-deployment"), present: []string{"reasoning_effort"}, absent: []string{"temperature", "top_p"}},
 	}
@@ -463,5 +489,76 @@ func TestToolCache(t *testing.T) {
 				t.Errorf("call %d tool %d = %v, want %+v", i, j, fn, tool)
 			}
 		}
+	}
+}
+
+// TestExtraReservedKeys: Request.Extra may not set a field the mapping sets
+// itself (merged last, it would silently win); the call fails before
+// anything is sent, naming the key. Other keys pass through.
+func TestExtraReservedKeys(t *testing.T) {
+	srv := newServer(t, jsonHandler(200, fixture(t, "chat_plain.json")))
+	c := newTestClient(t, srv)
+	for _, r := range reservedExtra {
+		for _, streaming := range []bool{false, true} {
+			req := simpleRequest()
+			req.Extra = map[string]any{"top_k": 20, r.key: "x"}
+			var err error
+			if streaming {
+				_, err = collectEvents(t, c.Stream(bg, req))
+			} else {
+				_, err = c.Generate(bg, req)
+			}
+			e := asLLMError(t, err)
+			if e.Kind != llm.KindInvalidRequest || !strings.Contains(e.Message, `"`+r.key+`"`) {
+				t.Errorf("Extra[%q] (stream %v): got %v, want invalid_request naming the key", r.key, streaming, e)
+			}
+		}
+	}
+	for _, key := range []string{"model", "messages", "stream", "stream_options", "tools", "tool_choice",
+		"temperature", "top_p", "stop", "max_tokens", "max_completion_tokens", "response_format"} {
+		found := false
+		for _, r := range reservedExtra {
+			found = found || r.key == key
+		}
+		if !found {
+			t.Errorf("%s is not reserved", key)
+		}
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Fatalf("server received %d requests", n)
+	}
+}
+
+// TestToolCacheSharedSchema: tools that share a parameters schema (the
+// empty-object schema of argument-less tools is the usual case) each keep
+// their cache entry, instead of evicting each other on every call.
+func TestToolCacheSharedSchema(t *testing.T) {
+	var tc toolCache
+	empty := json.RawMessage(`{"type":"object","properties":{}}`)
+	tools := []llm.ToolDef{
+		{Name: "list_open_tickets", Parameters: empty},
+		{Name: "whoami", Description: "The current agent.", Parameters: empty},
+		{Name: "ping", Parameters: empty, Strict: true},
+		{Name: "ping", Parameters: empty},
+	}
+	for round := 0; round < 2; round++ {
+		for i := range tools {
+			if _, err := tc.get(&tools[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range tools {
+		if _, ok := tc.lookup(&tools[i]); !ok {
+			t.Errorf("tool %d (%s) is not cached", i, tools[i].Name)
+		}
+	}
+	if n := len(tc.m); n != len(tools) {
+		t.Errorf("%d cache entries, want %d", n, len(tools))
+	}
+	// A cache hit costs no allocation: the key is built without copying
+	// the schema.
+	if n := testing.AllocsPerRun(100, func() { _, _ = tc.lookup(&tools[1]) }); n != 0 {
+		t.Errorf("lookup allocates %v times", n)
 	}
 }

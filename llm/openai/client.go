@@ -38,7 +38,14 @@ const defaultBaseURL = "https://api.openai.com/v1/"
 // Client is an OpenAI Chat Completions provider: an llm.Model, an
 // llm.Embedder and an llm.Moderator. It also speaks to any server that
 // implements the same API (vLLM, Ollama, OpenRouter, llama.cpp, Azure
-// OpenAI). Build it with New; it is safe for concurrent use.
+// OpenAI). Build it with New.
+//
+// Create one Client per server and share it: it is safe for concurrent use,
+// and what it caches (rendered tool definitions) is only reused within one
+// Client. Per-tenant behaviour belongs in the Request (Principal) and the
+// middlewares, not in a Client per tenant. Without WithHTTPClient a Client
+// owns no connections (they are pooled in http.DefaultTransport), so one
+// that is dropped needs no Close.
 type Client struct {
 	cfg   config
 	tools toolCache
@@ -73,6 +80,7 @@ type config struct {
 	provider              string
 	legacyMaxTokens       bool
 	sampling              SamplingPolicy
+	replay, replaySet     bool
 	isReasoning           func(model string) bool
 	embedInputs           int
 	embedTokens           int
@@ -98,8 +106,20 @@ func WithBaseURL(baseURL string) Option {
 }
 
 // WithHTTPClient makes the client send its requests with hc, for example to
-// add a proxy, mTLS or an instrumented transport. Timeouts belong in the
-// context of each call (or in keel's timeout middleware), not in hc.
+// add a proxy, mTLS or an instrumented transport. hc is used as given and
+// may be shared with other clients. Timeouts belong in the context of each
+// call (or in keel's timeout middleware, llm.Timeout), not in hc: an
+// http.Client.Timeout also cuts long streams.
+//
+// Without it, requests go through http.DefaultTransport, read at each
+// request (so a wrapper installed there, such as otelhttp, applies), and
+// its connection pool is shared with the rest of the process, as with
+// http.Get. No transport is cloned per Client, so a Client holds no idle
+// connections of its own and needs no Close. Nor does the client bound the
+// wait for response headers (openai-go's own default client sets a
+// 10-minute ResponseHeaderTimeout on a transport it clones for each client):
+// a call waits as long as its context allows, so give calls a deadline or
+// use llm.Timeout, whose FirstToken limit also covers streams.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *config) { c.httpClient = hc }
 }
@@ -170,6 +190,23 @@ func WithLegacyMaxTokens() Option {
 // support; see SamplingPolicy. The default is SamplingDrop.
 func WithSamplingPolicy(p SamplingPolicy) Option {
 	return func(c *config) { c.sampling = p }
+}
+
+// WithReasoningReplay says whether assistant messages are sent back with
+// what a compatible server added to them: Message.Reasoning as
+// reasoning_content, and the raw fields of Message.Extra (on messages of any
+// role). vLLM, SGLang and DeepSeek-style servers read the previous turn's
+// reasoning from reasoning_content; OpenAI's message schema is closed, so
+// api.openai.com and Azure OpenAI reject a message that carries either.
+//
+// The default is on for OpenAI-compatible servers (any WithBaseURL or
+// OPENAI_BASE_URL host but api.openai.com) and off for api.openai.com (the
+// default base URL), WithAzure, and base URLs on Azure OpenAI hosts
+// (*.openai.azure.com, *.cognitiveservices.azure.com). With replay off,
+// Reasoning and Extra are left out of the request silently, so a history
+// produced by vLLM can fall back to OpenAI unchanged.
+func WithReasoningReplay(on bool) Option {
+	return func(c *config) { c.replay, c.replaySet = on, true }
 }
 
 // WithReasoningModels replaces IsReasoningModel as the rule that says which
@@ -256,13 +293,15 @@ func New(opts ...Option) (*Client, error) {
 		return nil, configError(cfg.provider, "unknown sampling policy")
 	}
 
+	hc := cfg.httpClient
+	if hc == nil {
+		// A nil Transport is http.DefaultTransport, looked up at each
+		// request: one connection pool for the process, not one per Client.
+		hc = &http.Client{}
+	}
 	ropts := []option.RequestOption{
 		option.WithMaxRetries(0),
-	}
-	if cfg.httpClient != nil {
-		ropts = append(ropts, option.WithHTTPClient(cfg.httpClient))
-	} else {
-		ropts = append(ropts, option.WithHTTPClient(defaultHTTPClient()))
+		option.WithHTTPClient(hc),
 	}
 
 	if cfg.azure {
@@ -275,6 +314,7 @@ func New(opts ...Option) (*Client, error) {
 		if !cfg.apiKeySet {
 			cfg.apiKey = os.Getenv("AZURE_OPENAI_API_KEY")
 		}
+		// Reasoning replay stays off unless WithReasoningReplay(true).
 		ropts = append(ropts, azure.WithEndpoint(cfg.azureEndpoint, cfg.azureAPIVersion))
 		if cfg.apiKey != "" {
 			ropts = append(ropts, azure.WithAPIKey(cfg.apiKey))
@@ -296,6 +336,9 @@ func New(opts ...Option) (*Client, error) {
 		}
 		if !cfg.apiKeySet {
 			cfg.apiKey = os.Getenv("OPENAI_API_KEY")
+		}
+		if !cfg.replaySet {
+			cfg.replay = !isOpenAIHost(u.Hostname())
 		}
 		if cfg.apiKey == "" && strings.EqualFold(u.Host, "api.openai.com") && len(cfg.requestOptions) == 0 {
 			return nil, configError(cfg.provider, "no API key (WithAPIKey or OPENAI_API_KEY)")
@@ -328,17 +371,14 @@ func New(opts ...Option) (*Client, error) {
 // WithProviderName set another).
 func (c *Client) Provider() string { return c.cfg.provider }
 
-// defaultHTTPClient mirrors openai-go's default: the standard transport
-// with a bound on the wait for response headers, so a server that accepts
-// the connection and never answers cannot hang a call that has no deadline.
-// The body (a long stream) is not bounded.
-func defaultHTTPClient() *http.Client {
-	if t, ok := http.DefaultTransport.(*http.Transport); ok {
-		t = t.Clone()
-		t.ResponseHeaderTimeout = 10 * time.Minute
-		return &http.Client{Transport: t}
-	}
-	return &http.Client{Transport: http.DefaultTransport}
+// isOpenAIHost reports whether host is OpenAI's or Azure OpenAI's, whose
+// closed message schema rejects reasoning_content and other extra message
+// fields.
+func isOpenAIHost(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	return host == "api.openai.com" ||
+		strings.HasSuffix(host, ".openai.azure.com") ||
+		strings.HasSuffix(host, ".cognitiveservices.azure.com")
 }
 
 func configError(provider, msg string) error {

@@ -3,6 +3,7 @@ package openai
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -154,5 +155,37 @@ func TestAzure(t *testing.T) {
 		if r.Header.Get("Api-Key") != "azure-key-123456" || r.Header.Get("Authorization") != "" {
 			t.Errorf("request %d: Api-Key %q Authorization %q", i, r.Header.Get("Api-Key"), r.Header.Get("Authorization"))
 		}
+	}
+}
+
+// TestDefaultTransportShared: clients built without WithHTTPClient share
+// http.DefaultTransport's connection pool instead of each cloning a
+// transport (and keeping idle connections no one can close): three clients
+// calling one server in turn use one connection.
+func TestDefaultTransportShared(t *testing.T) {
+	var mu sync.Mutex
+	conns := map[string]bool{}
+	plain := fixture(t, "chat_plain.json")
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		conns[r.RemoteAddr] = true
+		mu.Unlock()
+		jsonHandler(200, plain)(w, r)
+	})
+	t.Cleanup(func() {
+		if tr, ok := http.DefaultTransport.(*http.Transport); ok {
+			tr.CloseIdleConnections()
+		}
+	})
+	for i := 0; i < 3; i++ {
+		c := newTestClient(t, srv)
+		if _, err := c.Generate(bg, simpleRequest()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(conns) != 1 {
+		t.Errorf("3 clients opened %d connections, want 1 (a shared pool)", len(conns))
 	}
 }

@@ -81,7 +81,13 @@ func TestContractRequests(t *testing.T) {
 			jsonHandler(200, fixture(t, "chat_plain.json"))(w, r)
 		}
 	})
-	c := newTestClient(t, srv, WithSafetyIdentifier(func(p llm.Principal) string { return "sha256:0f1e2d" }))
+	// The client believes it talks to api.openai.com, so the requests are
+	// what OpenAI itself would receive (no reasoning replay).
+	c, err := New(WithBaseURL("https://api.openai.com/v1"), WithAPIKey(testKey), WithHTTPClient(redirectClient(srv)),
+		WithSafetyIdentifier(func(p llm.Principal) string { return "sha256:0f1e2d" }))
+	if err != nil {
+		t.Fatal(err)
+	}
 	legacy := newTestClient(t, srv, WithLegacyMaxTokens())
 	seed := int64(42)
 	png := []byte{0x89, 'P', 'N', 'G'}
@@ -104,6 +110,8 @@ func TestContractRequests(t *testing.T) {
 			ResponseFormat:  &llm.ResponseFormat{Type: llm.FormatJSONSchema, Name: "out", Description: "d", Strict: true, Schema: json.RawMessage(`{"type":"object","properties":{"a":{"type":"string"}},"required":["a"],"additionalProperties":false}`)},
 			ReasoningEffort: llm.ReasoningMinimal, MaxOutputTokens: 100, Principal: llm.Principal{User: "u"}},
 		"json object": {Model: "gpt-4o", Messages: []llm.Message{llm.UserText("x")}, ResponseFormat: &llm.ResponseFormat{Type: llm.FormatJSONObject}},
+		// A history first held with vLLM, falling back to OpenAI.
+		"history with reasoning and extra fields": replayHistory("gpt-4o"),
 	}
 	names := make([]string, 0, len(requests))
 	for n := range requests {

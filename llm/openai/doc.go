@@ -15,6 +15,11 @@
 //		Messages: []llm.Message{llm.SystemMessage("Be brief."), llm.UserText(q)},
 //	})
 //
+// Create one Client per server at start-up and share it: it is safe for
+// concurrent use. Without WithHTTPClient it sends its requests through
+// http.DefaultTransport, sharing the process's connection pool, so a Client
+// owns no connections and needs no Close.
+//
 // For a self-hosted server, point the client at it and name it, so errors
 // and telemetry say which provider failed:
 //
@@ -40,10 +45,18 @@
 // re-encoded) and strict mode; tool choice; parallel tool calls; response
 // formats text, json_object and json_schema; temperature, top_p, seed, stop,
 // max_completion_tokens (max_tokens with WithLegacyMaxTokens) and
-// reasoning_effort. Request.Extra is merged into the body last, so it can
-// add server-specific fields such as vLLM's top_k. Message.Extra is merged
-// into its message. tool_choice and parallel_tool_calls are sent only with
+// reasoning_effort. tool_choice and parallel_tool_calls are sent only with
 // tools, since OpenAI rejects them otherwise.
+//
+// Request.Extra adds server-specific fields to the body, such as vLLM's
+// top_k or OpenAI's service_tier. It may not set a field the client sets
+// itself, which it would otherwise silently replace: model, messages,
+// stream, stream_options, tools, tool_choice, parallel_tool_calls,
+// response_format, temperature, top_p, seed, stop, max_completion_tokens,
+// max_tokens, reasoning_effort and safety_identifier are reserved, and a
+// Request whose Extra contains one fails with KindInvalidRequest, naming
+// the key, before anything is sent. Set them through their Request fields
+// and options instead.
 //
 // The client sends no user identifier to the provider: Principal is for
 // keel's own budgets, policies and audit. WithSafetyIdentifier opts in to
@@ -53,21 +66,27 @@
 //
 // OpenAI's reasoning models (IsReasoningModel: the o-series and the gpt-5
 // family except its chat variants; replace the rule with
-// WithReasoningModels) reject temperature, top_p and the other sampling
-// parameters, and other models reject reasoning_effort. The SamplingPolicy
-// decides: SamplingDrop (the default) leaves unsupported parameters out
-// silently, SamplingReject fails the call with KindInvalidRequest before
-// anything is sent, and SamplingKeep sends every parameter as given (for vLLM
-// and other servers whose reasoning models accept them all).
+// WithReasoningModels) reject temperature, top_p, stop and the other
+// sampling parameters, and other models reject reasoning_effort. The
+// SamplingPolicy decides: SamplingDrop (the default) leaves unsupported
+// parameters out silently, SamplingReject fails the call with
+// KindInvalidRequest before anything is sent, and SamplingKeep sends every
+// parameter as given (for vLLM and other servers whose reasoning models
+// accept them all).
 //
 // # Reasoning content
 //
 // vLLM, SGLang and DeepSeek-style servers return the model's reasoning in a
 // reasoning_content (or reasoning) field of the message. It is read into
-// Message.Reasoning (and streamed as llm.EventReasoningDelta), and an
-// assistant message with Reasoning is sent back with reasoning_content, so
-// multi-turn reasoning round-trips. Other message fields openai-go does not
-// know are kept raw in Message.Extra and sent back the same way.
+// Message.Reasoning (and streamed as llm.EventReasoningDelta). Other
+// message fields openai-go does not know are kept raw in Message.Extra.
+//
+// With reasoning replay on, an assistant message with Reasoning is sent back
+// with reasoning_content, and Message.Extra is merged into its message, so
+// multi-turn reasoning round-trips. It is on by default for compatible
+// servers and off for api.openai.com and Azure OpenAI, whose closed message
+// schema rejects both: a history held with vLLM can then fall back to
+// OpenAI. WithReasoningReplay overrides the default.
 //
 // # Responses
 //
@@ -77,18 +96,24 @@
 // request id is the x-request-id response header. A refusal is returned as
 // a Response with Message.Refusal set and FinishReason llm.FinishRefusal,
 // not as an error; content_filter finish reasons become
-// llm.FinishContentFilter.
+// llm.FinishContentFilter; "stop" on a message with tool calls (Ollama,
+// some vLLM tool parsers) becomes llm.FinishToolCalls.
 //
 // # Errors
 //
 // Every failure is an *llm.Error carrying the provider name, the model, the
-// HTTP status, the provider's error code, the request id, the retry-after
-// (Retry-After, Retry-After-Ms or the x-ratelimit-reset-* headers) and
-// x-should-retry advice. Beyond llm.KindForStatus: insufficient_quota is
-// KindQuotaExhausted (never retried), context_length_exceeded and similar
-// are KindContextLength, content_filter and content_policy_violation
-// (Azure) are KindContentFiltered. Network failures and streams cut off are
-// KindUnavailable, or KindCanceled / KindTimeout when the context ended;
+// HTTP status, the provider's error code (Code, empty when the provider
+// sent none), type (Type) and offending parameter (Param), the request id,
+// the retry-after (Retry-After, Retry-After-Ms or, for 429s, the
+// x-ratelimit-reset-* headers) and x-should-retry advice. Beyond
+// llm.KindForStatus, the code (or, when the code says nothing, the type)
+// refines the kind as llm.KindForCode does: insufficient_quota is
+// KindQuotaExhausted (never retried) on any status; on client errors only,
+// context_length_exceeded and similar (also recognised from the message) are
+// KindContextLength, and content_filter, content_policy_violation and
+// Azure's ResponsibleAIPolicyViolation are KindContentFiltered. Network failures and streams cut off are
+// KindUnavailable, or KindCanceled / KindTimeout when the context ended
+// (KindTimeout for a deadline, or a cancellation whose cause is a timeout);
 // responses that cannot be parsed are KindBadResponse. The cause stays in
 // the chain (errors.As finds openai-go's *openai.Error), but Error() never
 // prints the API key or an Authorization header.

@@ -119,7 +119,7 @@ func (c *Client) embedBatch(ctx context.Context, req *llm.EmbedRequest, model st
 	bad := func(msg string) error {
 		e := &llm.Error{Kind: llm.KindBadResponse, Provider: c.cfg.provider, Model: model, Message: msg}
 		if httpResp != nil {
-			e.RequestID = requestID(httpResp.Header)
+			e.RequestID = llm.RequestIDFrom(httpResp.Header)
 		}
 		return e
 	}

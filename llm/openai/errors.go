@@ -118,13 +118,11 @@ func scalar(raw json.RawMessage) string {
 }
 
 // httpError builds the *llm.Error for an HTTP response with an error
-// status: the kind from the status (llm.HTTPError), refined with the body's
-// code, type and message.
+// status: the kind from the status and code (llm.HTTPError), refined with
+// the body's type, message and Azure's inner code.
 func (c *Client) httpError(model string, status int, h http.Header, obj errorObject, cause error) *llm.Error {
 	e := llm.HTTPError(c.cfg.provider, model, status, h, obj.Code, c.scrub(obj.Message), c.cfg.now())
-	if e.Code == "" && obj.Type != "" {
-		e.Code = obj.Type
-	}
+	e.Type, e.Param = obj.Type, obj.Param
 	e.Err = cause
 	refine(e, obj, status)
 	return e
@@ -142,17 +140,16 @@ func (c *Client) streamError(model string, data []byte, h http.Header, cause err
 		Provider: c.cfg.provider,
 		Model:    model,
 		Code:     obj.Code,
+		Type:     obj.Type,
+		Param:    obj.Param,
 		Message:  llm.RedactSecrets(c.scrub(obj.Message)),
 		Err:      cause,
-	}
-	if e.Code == "" {
-		e.Code = obj.Type
 	}
 	if e.Message == "" {
 		e.Message = "error event in stream"
 	}
 	if h != nil {
-		e.RequestID = requestID(h)
+		e.RequestID = llm.RequestIDFrom(h)
 	}
 	switch {
 	case obj.NumericCode >= 400 && obj.NumericCode < 600:
@@ -175,27 +172,36 @@ func (c *Client) streamError(model string, data []byte, h http.Header, cause err
 }
 
 // refine applies what the error code, type and message say about the kind
-// beyond the HTTP status.
+// beyond the HTTP status (status 0: an error event inside a stream). The
+// codes every provider shares are llm.KindForCode's, applied with the same
+// status rule: quota on any status, context length and content filter on
+// client errors only. On top of that, OpenAI-specific signals:
+//   - the type, when the code says nothing (OpenAI's quota error has the
+//     type insufficient_quota too; some servers put content_filter in the
+//     type and leave the code null);
+//   - the message, for servers that report an overlong prompt in prose
+//     only ("This model's maximum context length is 4096 tokens");
+//   - Azure's innererror.code ResponsibleAIPolicyViolation.
 func refine(e *llm.Error, obj errorObject, status int) {
-	code := strings.ToLower(obj.Code)
-	typ := strings.ToLower(obj.Type)
-	clientSide := status == 0 || (status >= 400 && status < 500)
-	switch {
-	case code == "insufficient_quota" || typ == "insufficient_quota":
-		e.Kind = llm.KindQuotaExhausted
-	case clientSide && isContextLength(code, obj.Message):
-		e.Kind = llm.KindContextLength
-	case clientSide && (code == "content_filter" || code == "content_policy_violation" ||
-		typ == "content_filter" || strings.EqualFold(obj.Inner, "ResponsibleAIPolicyViolation")):
-		e.Kind = llm.KindContentFiltered
+	kind := llm.KindForCode(e.Kind, status, strings.ToLower(obj.Code))
+	if kind == e.Kind && obj.Type != "" {
+		kind = llm.KindForCode(e.Kind, status, strings.ToLower(obj.Type))
 	}
+	clientSide := status == 0 || (status >= 400 && status < 500)
+	if clientSide && kind != llm.KindQuotaExhausted && kind != llm.KindContextLength && kind != llm.KindContentFiltered {
+		switch {
+		case isContextLengthMessage(obj.Message):
+			kind = llm.KindContextLength
+		case strings.EqualFold(obj.Inner, "ResponsibleAIPolicyViolation"):
+			kind = llm.KindContentFiltered
+		}
+	}
+	e.Kind = kind
 }
 
-func isContextLength(code, message string) bool {
-	switch code {
-	case "context_length_exceeded", "string_above_max_length":
-		return true
-	}
+// isContextLengthMessage reports whether an error message says the prompt
+// is longer than the model's context.
+func isContextLengthMessage(message string) bool {
 	if message == "" {
 		return false
 	}
@@ -248,17 +254,12 @@ func (c *Client) mapError(ctx context.Context, err error, resp *http.Response, m
 		return c.streamError(model, se.Event.Data, h, err)
 	}
 
-	var e *llm.Error
+	// The caller's context ended: whatever the transport reported, that is
+	// the reason.
+	e := c.ended(ctx, model, err)
 	var ue *url.Error
 	switch k := llm.KindOf(err); {
-	case ctx != nil && ctx.Err() != nil:
-		// The caller's context ended: whatever the transport reported,
-		// that is the reason.
-		e = llm.TransportError(c.cfg.provider, model, err)
-		e.Kind = llm.KindCanceled
-		if llm.KindOf(ctx.Err()) == llm.KindTimeout {
-			e.Kind = llm.KindTimeout
-		}
+	case e != nil:
 	case isDecodeError(err):
 		e = &llm.Error{Kind: llm.KindBadResponse, Provider: c.cfg.provider, Model: model, Err: err}
 	case k == llm.KindTimeout || k == llm.KindUnavailable || k == llm.KindCanceled || errors.As(err, &ue):
@@ -277,9 +278,27 @@ func (c *Client) mapError(ctx context.Context, err error, resp *http.Response, m
 	// masked, so Error() never prints the raw cause.
 	e.Message = llm.RedactSecrets(c.scrub(err.Error()))
 	if h != nil {
-		e.RequestID = requestID(h)
+		e.RequestID = llm.RequestIDFrom(h)
 	}
 	return e
+}
+
+// ended returns, when ctx has ended, the error for a call that failed
+// (cause) or stopped short because of it: KindTimeout when the deadline
+// passed or the context was cancelled with a timeout as its cause (as
+// llm.Timeout does), else KindCanceled. It returns nil while ctx is live.
+func (c *Client) ended(ctx context.Context, model string, cause error) *llm.Error {
+	if ctx == nil || ctx.Err() == nil {
+		return nil
+	}
+	kind := llm.KindCanceled
+	if llm.KindOf(ctx.Err()) == llm.KindTimeout || llm.KindOf(context.Cause(ctx)) == llm.KindTimeout {
+		kind = llm.KindTimeout
+	}
+	if cause == nil {
+		cause = context.Cause(ctx)
+	}
+	return &llm.Error{Kind: kind, Provider: c.cfg.provider, Model: model, Err: cause}
 }
 
 // badJSON is the error for a 2xx response whose body is not the JSON
@@ -290,7 +309,7 @@ func (c *Client) badJSON(model string, resp *http.Response, err error) *llm.Erro
 	e := &llm.Error{Kind: llm.KindBadResponse, Provider: c.cfg.provider, Model: model,
 		Message: "invalid JSON in response: " + llm.RedactSecrets(c.scrub(err.Error())), Err: err}
 	if resp != nil {
-		e.RequestID = requestID(resp.Header)
+		e.RequestID = llm.RequestIDFrom(resp.Header)
 	}
 	return e
 }
@@ -311,13 +330,6 @@ func readBody(r *http.Response) []byte {
 	// Leave the body readable for anyone inspecting the cause.
 	r.Body = io.NopCloser(bytes.NewReader(b))
 	return b
-}
-
-func requestID(h http.Header) string {
-	if id := h.Get("X-Request-Id"); id != "" {
-		return id
-	}
-	return h.Get("Request-Id")
 }
 
 // scrub removes the configured API key from s, for keys that do not look

@@ -101,4 +101,9 @@ var equivalentFixtures = []struct{ json, sse string }{
 	{"chat_refusal.json", "stream_refusal.sse"},
 	{"chat_content_filter.json", "stream_content_filter.sse"},
 	{"compat_vllm_reasoning.json", "compat_vllm_reasoning.sse"},
+	// Azure: the first chunk has "model":"" and only prompt_filter_results;
+	// choices carry content_filter_results.
+	{"compat_azure_chat.json", "compat_azure_stream.sse"},
+	// Ollama: a tool call with finish_reason "stop".
+	{"compat_ollama_tool_stop.json", "compat_ollama_tool_stop.sse"},
 }

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/keel-go/keel/internal/openapispec"
 	"github.com/keel-go/keel/llm"
 )
 
@@ -91,6 +92,18 @@ func TestGenerateResponses(t *testing.T) {
 		}},
 		{"chat_content_filter.json", func(t *testing.T, r *llm.Response) {
 			if r.FinishReason != llm.FinishContentFilter || r.Text() != "Here is the first part of" {
+				t.Errorf("got %+v", r)
+			}
+		}},
+		{"compat_ollama_tool_stop.json", func(t *testing.T, r *llm.Response) {
+			// Ollama says "stop" with tool calls; a tool loop needs tool_calls.
+			want := []llm.ToolCall{{ID: "call_k3f9x2ab", Name: "search_tickets", Arguments: `{"query":"vpn","status":"open"}`}}
+			if !reflect.DeepEqual(r.Message.ToolCalls, want) || r.FinishReason != llm.FinishToolCalls {
+				t.Errorf("got %+v", r)
+			}
+		}},
+		{"compat_azure_chat.json", func(t *testing.T, r *llm.Response) {
+			if r.Model != "gpt-4o-2024-11-20" || r.Text() != "Your ticket #4821 has been escalated." || r.FinishReason != llm.FinishStop {
 				t.Errorf("got %+v", r)
 			}
 		}},
@@ -202,5 +215,86 @@ func TestGenerateStreamEquivalence(t *testing.T) {
 				t.Errorf("Generate and Collect(Stream) differ:\ngenerate %+v\n  stream %+v", g, s)
 			}
 		})
+	}
+}
+
+// replayHistory is a conversation first held with vLLM: the assistant turn
+// carries reasoning and a provider-specific field, and a user turn carries
+// one too.
+func replayHistory(model string) *llm.Request {
+	return &llm.Request{Model: model, Messages: []llm.Message{
+		llm.UserText("9.11 or 9.9?"),
+		{Role: llm.RoleAssistant, Parts: []llm.Part{llm.Text("9.9 is larger.")}, Reasoning: "Compare decimals: 9.90 > 9.11.",
+			Extra: map[string]json.RawMessage{"provider_specific_fields": json.RawMessage(`{"cache_hit":true}`)}},
+		{Role: llm.RoleUser, Parts: []llm.Part{llm.Text("Why?")}, Extra: map[string]json.RawMessage{"x_trace": json.RawMessage(`"t1"`)}},
+	}}
+}
+
+// TestReasoningReplay: Reasoning and Message.Extra are sent back to
+// OpenAI-compatible servers, but not to api.openai.com or Azure OpenAI,
+// whose closed message schema rejects them (a history from vLLM must be
+// able to fall back to OpenAI); WithReasoningReplay overrides the default.
+func TestReasoningReplay(t *testing.T) {
+	t.Setenv("OPENAI_BASE_URL", "")
+	h := chatHandler(t, "chat_plain.json", "stream_text.sse")
+	std := newServer(t, h)
+	compat := newServer(t, h, nonStandard())
+	azure := newServer(t, h, withTLS())
+	tests := []struct {
+		name   string
+		srv    *testServer
+		opts   []Option
+		replay bool
+	}{
+		{"compatible server: on", compat, []Option{WithBaseURL(compat.URL + "/v1")}, true},
+		{"api.openai.com: off", std, []Option{WithBaseURL("https://api.openai.com/v1"), WithHTTPClient(redirectClient(std))}, false},
+		{"default base URL: off", std, []Option{WithHTTPClient(redirectClient(std))}, false},
+		{"Azure: off", azure, []Option{WithAzure(azure.URL, "2024-10-21"), WithHTTPClient(azure.Client())}, false},
+		{"Azure host as base URL: off", std, []Option{WithBaseURL("https://acme.openai.azure.com/openai/v1"), WithHTTPClient(redirectClient(std))}, false},
+		{"api.openai.com, WithReasoningReplay(true): on", compat, []Option{WithBaseURL("https://api.openai.com/v1"),
+			WithHTTPClient(redirectClient(compat)), WithReasoningReplay(true)}, true},
+		{"compatible server, WithReasoningReplay(false): off", std, []Option{WithBaseURL(std.URL + "/v1"), WithReasoningReplay(false)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := New(append([]Option{WithAPIKey(testKey)}, tt.opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := replayHistory("gpt-4o")
+			if _, err := c.Generate(bg, req); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := llm.Collect(c.Stream(bg, req)); err != nil {
+				t.Fatal(err)
+			}
+			for _, body := range tt.srv.Bodies()[len(tt.srv.Bodies())-2:] {
+				var m struct{ Messages []map[string]json.RawMessage }
+				if err := json.Unmarshal(body, &m); err != nil {
+					t.Fatal(err)
+				}
+				asst, user := m.Messages[1], m.Messages[2]
+				_, rc := asst["reasoning_content"]
+				_, psf := asst["provider_specific_fields"]
+				_, xt := user["x_trace"]
+				if rc != tt.replay || psf != tt.replay || xt != tt.replay {
+					t.Errorf("reasoning_content %v, provider_specific_fields %v, x_trace %v; want all %v\n%s", rc, psf, xt, tt.replay, body)
+				}
+				if string(asst["content"]) != `"9.9 is larger."` {
+					t.Errorf("assistant content %s", asst["content"])
+				}
+			}
+		})
+	}
+	// What went to OpenAI and Azure matches OpenAI's request schema
+	// strictly (TestMain checks it again with every recorded request).
+	spec := openapispec.LoadForTest(t)
+	reqs := append(std.Requests(), azure.Requests()...)
+	checked, failures := validateRequests(spec, reqs)
+	for _, f := range failures {
+		t.Error(f)
+	}
+	if checked != len(reqs) || checked == 0 {
+		t.Errorf("validated %d of %d requests", checked, len(reqs))
 	}
 }

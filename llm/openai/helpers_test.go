@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -145,6 +146,22 @@ func newTestClient(t testing.TB, srv *testServer, opts ...Option) *Client {
 	return c
 }
 
+// redirectClient sends every request to srv whatever host its URL names,
+// so that a client configured for api.openai.com (or an Azure host) can be
+// tested against srv. It trusts srv's certificate when srv uses TLS.
+func redirectClient(srv *testServer) *http.Client {
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		panic(err)
+	}
+	next := srv.Client().Transport
+	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.URL.Scheme, r.URL.Host, r.Host = u.Scheme, u.Host, ""
+		return next.RoundTrip(r)
+	})}
+}
+
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
@@ -164,6 +181,21 @@ func jsonHandler(status int, body []byte, headers ...string) http.HandlerFunc {
 		}
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
+	}
+}
+
+// chatHandler answers chat requests with the jsonFixture, or with the
+// sseFixture when the request asks for a stream.
+func chatHandler(t testing.TB, jsonFixture, sseFixture string) http.HandlerFunc {
+	j, e := fixture(t, jsonFixture), fixture(t, sseFixture)
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Stream bool }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if body.Stream {
+			sseHandler(e)(w, r)
+			return
+		}
+		jsonHandler(200, j)(w, r)
 	}
 }
 

@@ -50,7 +50,7 @@ func (c *Client) Moderate(ctx context.Context, req *llm.ModerationRequest) (*llm
 		e := &llm.Error{Kind: llm.KindBadResponse, Provider: c.cfg.provider, Model: out.Model,
 			Message: "moderation response does not have one result per input"}
 		if httpResp != nil {
-			e.RequestID = requestID(httpResp.Header)
+			e.RequestID = llm.RequestIDFrom(httpResp.Header)
 		}
 		return nil, e
 	}

@@ -60,7 +60,7 @@ func (c *Client) response(cc *oai.ChatCompletion, model string, h http.Header, l
 		r.Model = model
 	}
 	if h != nil {
-		r.RequestID = requestID(h)
+		r.RequestID = llm.RequestIDFrom(h)
 	}
 	if len(cc.Choices) == 0 {
 		return nil, &llm.Error{Kind: llm.KindBadResponse, Provider: c.cfg.provider, Model: r.Model,
@@ -93,7 +93,7 @@ func (c *Client) response(cc *oai.ChatCompletion, model string, h http.Header, l
 		}
 	}
 	r.Message.Reasoning, r.Message.Extra = messageExtras(msg.JSON.ExtraFields)
-	r.FinishReason = finishReason(ch.FinishReason, r.Message.Refusal != "")
+	r.FinishReason = finishReason(ch.FinishReason, r.Message.Refusal != "", len(r.Message.ToolCalls) > 0)
 	r.Usage = mapUsage(&cc.Usage)
 	return r, nil
 }
@@ -155,12 +155,18 @@ func jsonString(raw string) (string, bool) {
 
 // finishReason maps OpenAI's finish reasons onto keel's. A refusal (the
 // model wrote refusal text and stopped) is reported as llm.FinishRefusal.
-// Unknown values pass through unchanged.
-func finishReason(s string, refused bool) llm.FinishReason {
+// "stop" on a message with tool calls is llm.FinishToolCalls: Ollama and
+// some vLLM tool parsers say "stop" where OpenAI says "tool_calls", and a
+// tool loop keys on the finish reason. Unknown values pass through
+// unchanged.
+func finishReason(s string, refused, toolCalls bool) llm.FinishReason {
 	switch s {
 	case "stop", "":
-		if refused {
+		switch {
+		case refused:
 			return llm.FinishRefusal
+		case toolCalls && s == "stop":
+			return llm.FinishToolCalls
 		}
 		return llm.FinishReason(s)
 	case "length":

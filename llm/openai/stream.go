@@ -18,11 +18,17 @@ import (
 // events are the finish reason and the token usage.
 //
 // The events are: one llm.EventStart (model, provider, request id) when the
-// first chunk arrives; text, reasoning (reasoning_content or reasoning
-// fields of the delta, as vLLM and DeepSeek-style servers send them),
-// refusal and tool-call deltas in arrival order (a tool call's id and name
-// come in its first fragment, its arguments in pieces keyed by index);
-// then llm.EventFinish and llm.EventUsage.
+// first chunk arrives. Its model is the chunk's, or the requested one when
+// the chunk has none (Azure's first chunk carries only prompt filter
+// results and "model":""); the served model is then reported in the Model
+// field of the first event after a chunk that names it, so llm.Collect
+// reports the same model as Generate. Then text, reasoning
+// (reasoning_content or reasoning fields of the delta, as vLLM and
+// DeepSeek-style servers send them), refusal and tool-call deltas in
+// arrival order (a tool call's id and name come in its first fragment, its
+// arguments in pieces keyed by index); then llm.EventFinish (tool_calls
+// when the server said "stop" after tool calls, as Generate reports it) and
+// llm.EventUsage.
 //
 // Every failure is yielded once, as the last pair, with an *llm.Error:
 // HTTP errors before the stream starts as Generate reports them; an
@@ -48,26 +54,40 @@ func (c *Client) Stream(ctx context.Context, req *llm.Request) iter.Seq2[llm.Eve
 		defer s.Close()
 
 		var (
-			started, sawFinish, refused, haveUsage bool
-			chunks                                 int
-			finish                                 string
-			u                                      llm.Usage
+			started, sawFinish, refused, haveUsage, toolCalls bool
+			// modelKnown says a chunk has named the served model;
+			// pendingModel is that model while no event has carried it.
+			modelKnown   bool
+			pendingModel string
+			chunks       int
+			finish       string
+			u            llm.Usage
 		)
+		// emit yields ev, with the model learnt since the last event.
+		emit := func(ev llm.Event) bool {
+			if pendingModel != "" {
+				ev.Model, pendingModel = pendingModel, ""
+			}
+			return yield(ev, nil)
+		}
 		for s.Next() {
 			ch := s.Current()
 			chunks++
 			if !started {
 				started = true
+				modelKnown = ch.Model != ""
 				ev := llm.Event{Kind: llm.EventStart, Model: ch.Model, Provider: c.cfg.provider}
 				if ev.Model == "" {
 					ev.Model = model
 				}
 				if httpResp != nil {
-					ev.RequestID = requestID(httpResp.Header)
+					ev.RequestID = llm.RequestIDFrom(httpResp.Header)
 				}
 				if !yield(ev, nil) {
 					return
 				}
+			} else if !modelKnown && ch.Model != "" {
+				modelKnown, pendingModel = true, ch.Model
 			}
 			for i := range ch.Choices {
 				choice := &ch.Choices[i]
@@ -77,23 +97,24 @@ func (c *Client) Stream(ctx context.Context, req *llm.Request) iter.Seq2[llm.Eve
 				d := &choice.Delta
 				if len(d.JSON.ExtraFields) > 0 {
 					if r := deltaReasoning(d.JSON.ExtraFields); r != "" {
-						if !yield(llm.Event{Kind: llm.EventReasoningDelta, Text: r}, nil) {
+						if !emit(llm.Event{Kind: llm.EventReasoningDelta, Text: r}) {
 							return
 						}
 					}
 				}
 				if d.Content != "" {
-					if !yield(llm.Event{Kind: llm.EventTextDelta, Text: d.Content}, nil) {
+					if !emit(llm.Event{Kind: llm.EventTextDelta, Text: d.Content}) {
 						return
 					}
 				}
 				if d.Refusal != "" {
 					refused = true
-					if !yield(llm.Event{Kind: llm.EventRefusalDelta, Text: d.Refusal}, nil) {
+					if !emit(llm.Event{Kind: llm.EventRefusalDelta, Text: d.Refusal}) {
 						return
 					}
 				}
 				for j := range d.ToolCalls {
+					toolCalls = true
 					tc := &d.ToolCalls[j]
 					ev := llm.Event{Kind: llm.EventToolCallDelta, ToolCall: llm.ToolCallDelta{
 						Index:     int(tc.Index),
@@ -101,7 +122,7 @@ func (c *Client) Stream(ctx context.Context, req *llm.Request) iter.Seq2[llm.Eve
 						Name:      tc.Function.Name,
 						Arguments: tc.Function.Arguments,
 					}}
-					if !yield(ev, nil) {
+					if !emit(ev) {
 						return
 					}
 				}
@@ -121,12 +142,12 @@ func (c *Client) Stream(ctx context.Context, req *llm.Request) iter.Seq2[llm.Eve
 			failure = c.truncated(ctx, httpResp, model, chunks)
 		}
 		if sawFinish {
-			if !yield(llm.Event{Kind: llm.EventFinish, FinishReason: finishReason(finish, refused)}, nil) {
+			if !emit(llm.Event{Kind: llm.EventFinish, FinishReason: finishReason(finish, refused, toolCalls)}) {
 				return
 			}
 		}
 		if haveUsage {
-			if !yield(llm.Event{Kind: llm.EventUsage, Usage: u}, nil) {
+			if !emit(llm.Event{Kind: llm.EventUsage, Usage: u}) {
 				return
 			}
 		}
@@ -139,19 +160,16 @@ func (c *Client) Stream(ctx context.Context, req *llm.Request) iter.Seq2[llm.Eve
 // truncated is the error for a stream that ended cleanly but without a
 // finish reason: cut off between two events, or not a chat stream at all.
 func (c *Client) truncated(ctx context.Context, resp *http.Response, model string, chunks int) error {
-	e := &llm.Error{Kind: llm.KindUnavailable, Provider: c.cfg.provider, Model: model,
-		Message: "stream ended before a finish reason"}
-	if chunks == 0 {
+	e := c.ended(ctx, model, nil)
+	if e == nil {
+		e = &llm.Error{Kind: llm.KindUnavailable, Provider: c.cfg.provider, Model: model}
+	}
+	e.Message = "stream ended before a finish reason"
+	if chunks == 0 && e.Kind == llm.KindUnavailable {
 		e.Kind, e.Message = llm.KindBadResponse, "stream contained no chunks"
 	}
 	if resp != nil {
-		e.RequestID = requestID(resp.Header)
-	}
-	if err := ctx.Err(); err != nil {
-		e.Kind, e.Err = llm.KindCanceled, err
-		if llm.KindOf(err) == llm.KindTimeout {
-			e.Kind = llm.KindTimeout
-		}
+		e.RequestID = llm.RequestIDFrom(resp.Header)
 	}
 	return e
 }

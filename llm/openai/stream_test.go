@@ -2,6 +2,7 @@ package openai
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
@@ -68,6 +69,13 @@ func TestStreamFixtures(t *testing.T) {
 			Message:      llm.Message{Role: llm.RoleAssistant, Parts: []llm.Part{llm.Text("Here is the first part of")}},
 			FinishReason: llm.FinishContentFilter,
 			Usage:        llm.Usage{InputTokens: 25, OutputTokens: 6},
+		}},
+		{"compat_ollama_tool_stop.sse", llm.Response{ // finish_reason "stop" with a tool call
+			Message: llm.Message{Role: llm.RoleAssistant, ToolCalls: []llm.ToolCall{
+				{ID: "call_k3f9x2ab", Name: "search_tickets", Arguments: `{"query":"vpn","status":"open"}`},
+			}},
+			FinishReason: llm.FinishToolCalls,
+			Usage:        llm.Usage{InputTokens: 212, OutputTokens: 23},
 		}},
 		{"compat_vllm_reasoning.sse", llm.Response{
 			Message: llm.Message{Role: llm.RoleAssistant, Parts: []llm.Part{llm.Text("9.9 is larger.")},
@@ -154,22 +162,23 @@ func TestStreamFailures(t *testing.T) {
 		body     string // SSE body served with status 200
 		kind     llm.Kind
 		code     string
+		typ      string
 		partial  string // text collected before the failure
 		msg      string
 		hasUsage bool
 	}{
 		{name: "malformed data", body: string(fixture(t, "invalid_malformed.sse")), kind: llm.KindBadResponse, partial: "Hel"},
 		{name: "error event mid-stream", body: string(fixture(t, "stream_error_midstream.sse")),
-			kind: llm.KindUnavailable, code: "server_error", partial: "Partial", msg: "The server had an error"},
+			kind: llm.KindUnavailable, typ: "server_error", partial: "Partial", msg: "The server had an error"},
 		{name: "rate limit error event",
 			body: "data: {\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\",\"param\":null,\"code\":\"rate_limit_exceeded\"}}\n\n",
-			kind: llm.KindRateLimited, code: "rate_limit_exceeded"},
+			kind: llm.KindRateLimited, code: "rate_limit_exceeded", typ: "requests"},
 		{name: "quota error event",
 			body: "data: {\"error\":{\"message\":\"You exceeded your current quota\",\"type\":\"insufficient_quota\",\"param\":null,\"code\":\"insufficient_quota\"}}\n\n",
-			kind: llm.KindQuotaExhausted, code: "insufficient_quota"},
+			kind: llm.KindQuotaExhausted, code: "insufficient_quota", typ: "insufficient_quota"},
 		{name: "vLLM error event with numeric code",
 			body: "data: {\"error\":{\"object\":\"error\",\"message\":\"This model's maximum context length is 4096 tokens.\",\"type\":\"BadRequestError\",\"param\":null,\"code\":400}}\n\n",
-			kind: llm.KindContextLength, code: "400"},
+			kind: llm.KindContextLength, code: "400", typ: "BadRequestError"},
 		{name: "OpenRouter error event", body: "data: {\"id\":\"gen-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\"},\"finish_reason\":\"error\"}],\"error\":{\"code\":502,\"message\":\"Provider returned error\"}}\n\n",
 			kind: llm.KindUnavailable, code: "502"},
 		{name: "ends without finish reason", body: string(fixture(t, "invalid_truncated.sse")), kind: llm.KindUnavailable, partial: "Hello"},
@@ -185,6 +194,9 @@ func TestStreamFailures(t *testing.T) {
 			e := asLLMError(t, err)
 			if e.Kind != tt.kind || e.Code != tt.code || e.Provider != "openai" || e.Model != "gpt-4o-mini" {
 				t.Errorf("error %v: kind %v code %q, want %v %q", e, e.Kind, e.Code, tt.kind, tt.code)
+			}
+			if e.Type != tt.typ {
+				t.Errorf("type %q, want %q", e.Type, tt.typ)
 			}
 			if !strings.Contains(e.Message, tt.msg) {
 				t.Errorf("message %q, want it to contain %q", e.Message, tt.msg)
@@ -387,7 +399,8 @@ func TestStreamConsumerBreak(t *testing.T) {
 // TestStreamYieldAfterBreak checks the iterator honours yield's false at
 // every event kind (the range-over-func runtime panics otherwise).
 func TestStreamYieldAfterBreak(t *testing.T) {
-	for _, f := range []string{"stream_text.sse", "stream_tool_calls.sse", "stream_refusal.sse", "compat_vllm_reasoning.sse", "invalid_malformed.sse"} {
+	for _, f := range []string{"stream_text.sse", "stream_tool_calls.sse", "stream_refusal.sse", "compat_vllm_reasoning.sse",
+		"compat_azure_stream.sse", "compat_ollama_tool_stop.sse", "invalid_malformed.sse"} {
 		body := fixture(t, f)
 		srv := newServer(t, sseHandler(body))
 		c := newTestClient(t, srv)
@@ -399,6 +412,110 @@ func TestStreamYieldAfterBreak(t *testing.T) {
 					break
 				}
 			}
+		}
+	}
+}
+
+// TestStreamAzureModel: Azure's first chunk names no model (it only carries
+// prompt_filter_results), so the start event falls back to the requested
+// deployment; the served model must follow on a later event, once, so that
+// Collect reports the model Generate does.
+func TestStreamAzureModel(t *testing.T) {
+	srv := newServer(t, sseHandler(fixture(t, "compat_azure_stream.sse")))
+	c := newTestClient(t, srv)
+	evs, err := collectEvents(t, c.Stream(bg, simpleRequest()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs[0].Kind != llm.EventStart || evs[0].Model != "gpt-4o-mini" {
+		t.Errorf("start %+v, want the requested model", evs[0])
+	}
+	var models []string
+	for _, ev := range evs[1:] {
+		if ev.Model != "" {
+			models = append(models, ev.Kind.String()+":"+ev.Model)
+		}
+	}
+	if want := []string{"text:gpt-4o-2024-11-20"}; !reflect.DeepEqual(models, want) {
+		t.Errorf("models on later events %v, want %v", models, want)
+	}
+	resp, err := llm.Collect(c.Stream(bg, simpleRequest()))
+	if err != nil || resp.Model != "gpt-4o-2024-11-20" || resp.Text() != "Your ticket #4821 has been escalated." {
+		t.Errorf("collected %+v, %v", resp, err)
+	}
+}
+
+// TestContextCauseTimeout: a context cancelled with a timeout as its cause
+// (llm.Timeout's first-token and idle limits, or any caller's
+// context.WithCancelCause) makes a call fail with KindTimeout, not
+// KindCanceled, whether Generate, a stream cut mid-way, or a stream that
+// ended without a finish reason noticed it; a plain cancel stays
+// KindCanceled.
+func TestContextCauseTimeout(t *testing.T) {
+	cause := &llm.Error{Kind: llm.KindTimeout, Message: "idle limit exceeded"}
+
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	})
+	c := newTestClient(t, srv)
+	ctx, cancel := context.WithCancelCause(bg)
+	defer cancel(nil)
+	time.AfterFunc(50*time.Millisecond, func() { cancel(cause) })
+	_, err := c.Generate(ctx, simpleRequest())
+	if e := asLLMError(t, err); e.Kind != llm.KindTimeout {
+		t.Errorf("generate: %v, kind %v", e, e.Kind)
+	}
+
+	gone := make(chan struct{})
+	ssrv := newServer(t, blockingStream(fixture(t, "stream_text.sse"), 3, gone))
+	sc := newTestClient(t, ssrv)
+	sctx, scancel := context.WithCancelCause(bg)
+	defer scancel(nil)
+	var serr error
+	for ev, e := range sc.Stream(sctx, simpleRequest()) {
+		if e != nil {
+			serr = e
+			break
+		}
+		if ev.Kind == llm.EventTextDelta {
+			scancel(cause)
+		}
+	}
+	if e := asLLMError(t, serr); e.Kind != llm.KindTimeout {
+		t.Errorf("stream: %v, kind %v", e, e.Kind)
+	}
+	<-gone
+
+	for _, tt := range []struct {
+		name string
+		ctx  func() context.Context
+		kind llm.Kind
+	}{
+		{"live", func() context.Context { return bg }, llm.KindUnavailable},
+		{"cancelled", func() context.Context {
+			ctx, cancel := context.WithCancel(bg)
+			cancel()
+			return ctx
+		}, llm.KindCanceled},
+		{"cancelled with a timeout cause", func() context.Context {
+			ctx, cancel := context.WithCancelCause(bg)
+			cancel(cause)
+			return ctx
+		}, llm.KindTimeout},
+		{"cancelled with another cause", func() context.Context {
+			ctx, cancel := context.WithCancelCause(bg)
+			cancel(errors.New("hedge lost"))
+			return ctx
+		}, llm.KindCanceled},
+		{"deadline", func() context.Context {
+			ctx, cancel := context.WithDeadline(bg, time.Unix(1, 0))
+			t.Cleanup(cancel)
+			return ctx
+		}, llm.KindTimeout},
+	} {
+		err := c.truncated(tt.ctx(), nil, "m", 3)
+		if e := asLLMError(t, err); e.Kind != tt.kind {
+			t.Errorf("truncated, %s: %v, kind %v, want %v", tt.name, e, e.Kind, tt.kind)
 		}
 	}
 }
