@@ -385,10 +385,7 @@ func (c *Client) message(dst *oai.ChatCompletionMessageParamUnion, m *llm.Messag
 		}
 		if c.cfg.replay && (m.Reasoning != "" || len(m.Extra) > 0) {
 			// See WithReasoningReplay: OpenAI and Azure reject both.
-			extra := make(map[string]any, len(m.Extra)+1)
-			for k, v := range m.Extra {
-				extra[k] = v
-			}
+			extra := rawExtra(m.Extra)
 			if m.Reasoning != "" {
 				// vLLM, DeepSeek and similar servers read the previous
 				// turn's reasoning back from this field.
@@ -440,10 +437,19 @@ func (c *Client) textContent(s *param.Opt[string], arr *[]oai.ChatCompletionCont
 	return nil
 }
 
+// reservedMessageFields are the message fields the mapping sets itself;
+// Message.Extra cannot override them (they are dropped from it), so a
+// replayed provider field can never change a message's role or content.
+var reservedMessageFields = [...]string{"role", "content", "name", "tool_calls", "tool_call_id", "refusal", "function_call"}
+
+// rawExtra returns m as extra body fields, without the reserved ones.
 func rawExtra(m map[string]json.RawMessage) map[string]any {
-	out := make(map[string]any, len(m))
+	out := make(map[string]any, len(m)+1)
 	for k, v := range m {
 		out[k] = v
+	}
+	for _, k := range reservedMessageFields {
+		delete(out, k)
 	}
 	return out
 }
