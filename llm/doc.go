@@ -89,6 +89,33 @@
 // request to its safe route, Fallback skips the primary, Hedge stops
 // hedging, and RateLimit multiplies its limits by its safe factor.
 //
+// Embedders get the same protection from RetryEmbedder, RateLimitEmbedder
+// and TimeoutEmbedder, which share their code with Retry, RateLimit and
+// Timeout: an ingestion pipeline that embeds thousands of chunks meets the
+// same 429s and outages as chat traffic, and one RetryBudget can cover
+// both. They compose with ChainEmbedder in the same order:
+//
+//	embedder := llm.ChainEmbedder(provider,
+//		llm.RetryEmbedder(llm.RetryOptions{Budget: budget}),
+//		llm.RateLimitEmbedder(llm.RateLimitOptions{Name: "openai/text-embedding-3-small",
+//			Limits:       llm.RateLimits{RequestsPerMinute: 3000, TokensPerMinute: 1_000_000},
+//			TenantLimits: llm.RateLimits{TokensPerMinute: 200_000}}),
+//		llm.TimeoutEmbedder(30*time.Second),
+//	)
+//
+// There is deliberately no fallback (nor routing or hedging) across
+// embedding models. Each model maps text into its own vector space:
+// vectors from text-embedding-3-small and from another model, or even the
+// same model at other Dimensions, cannot be compared, and an index filled
+// partly by a fallback model returns nonsense for the chunks embedded
+// during the outage, silently and long after it. An embedding call that
+// fails after its retries should fail the ingestion step (or the query),
+// to be retried later against the same model. Without a fallback there is
+// nothing for a circuit breaker middleware to switch to; a service that
+// wants to stop calling a failing embedding provider for a while can still
+// guard its calls by hand: Breaker.Allow before the call, and
+// BreakerPermit.Done with its error after it.
+//
 // # Errors
 //
 // Every failure is an *Error with a Kind. Kind implements error, so

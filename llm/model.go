@@ -127,6 +127,11 @@ func (f EmbedderFunc) Embed(ctx context.Context, req *EmbedRequest) (*EmbedRespo
 type EmbedderMiddleware func(Embedder) Embedder
 
 // ChainEmbedder wraps e so that the first middleware listed is outermost.
+// The reliability middlewares for embedders are RetryEmbedder,
+// RateLimitEmbedder and TimeoutEmbedder; there is no fallback or circuit
+// breaker, because vectors from different embedding models live in
+// different spaces and must not be mixed in one index (see the package
+// documentation, Reliability).
 func ChainEmbedder(e Embedder, middlewares ...EmbedderMiddleware) Embedder {
 	for i := len(middlewares) - 1; i >= 0; i-- {
 		if middlewares[i] != nil {

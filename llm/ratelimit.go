@@ -167,7 +167,7 @@ type AdaptiveRate struct {
 	QuietPeriod time.Duration
 }
 
-// RateLimitOptions configure RateLimit.
+// RateLimitOptions configure RateLimit and RateLimitEmbedder.
 type RateLimitOptions struct {
 	// Name identifies the target this limiter guards (a model or
 	// deployment, such as "openai/gpt-4o-mini"). It is the stem of the
@@ -180,10 +180,10 @@ type RateLimitOptions struct {
 	// Limits are the limits of the target as a whole, for all tenants
 	// together: set them a little under the provider's real limits.
 	Limits RateLimits
-	// TenantLimits are each tenant's own limits (Request.Principal.Tenant),
-	// enforced in addition to Limits so that one tenant's batch job cannot
-	// starve the others. Requests without a tenant share the limits of the
-	// empty tenant.
+	// TenantLimits are each tenant's own limits (Request.Principal.Tenant,
+	// or EmbedRequest.Principal.Tenant), enforced in addition to Limits so
+	// that one tenant's batch job cannot starve the others. Requests
+	// without a tenant share the limits of the empty tenant.
 	TenantLimits RateLimits
 	// Tenants overrides TenantLimits for named tenants. A zero field takes
 	// the TenantLimits value; math.Inf(1) lifts a limit for that tenant.
@@ -196,12 +196,14 @@ type RateLimitOptions struct {
 
 	// DefaultMaxOutput is the output allowance reserved for a request
 	// without MaxOutputTokens; default 4096. Reconciliation refunds what
-	// the call did not use.
+	// the call did not use. RateLimitEmbedder ignores it (embeddings have
+	// no output tokens).
 	DefaultMaxOutput int
 	// TokenCounter counts a request's prompt tokens for the reservation.
 	// Nil uses EstimateInputTokens, a cheap upper bound; ExactTokenCounter
 	// gives an exact count at the cost of running a tokenizer on every
-	// call.
+	// call. RateLimitEmbedder ignores it and reserves the inputs' byte
+	// length.
 	TokenCounter func(*Request) int
 
 	// Store keeps the limits' state. Nil gives this limiter its own
@@ -584,9 +586,34 @@ type rlTicket struct {
 
 func isTokenBucket(i int) bool { return i == bucketTenantTokens || i == bucketModelTokens }
 
-// admit reserves the call's requests and tokens, waiting if needed and
-// allowed, or returns the error that refuses it.
-func (l *rateLimiter) admit(ctx context.Context, req *Request, t *rlTicket) error {
+// admitRequest admits a Model call: one request, and prompt tokens (from
+// TokenCounter or EstimateInputTokens) plus the output allowance
+// (MaxOutputTokens or DefaultMaxOutput) when a token limit is set.
+func (l *rateLimiter) admitRequest(ctx context.Context, req *Request, t *rlTicket) error {
+	var model, tenant string
+	if req != nil {
+		model, tenant = req.Model, req.Principal.Tenant
+	}
+	var in, out int
+	if l.tokens {
+		if l.counter != nil {
+			in = l.counter(req)
+		} else {
+			in = EstimateInputTokens(req)
+		}
+		out = l.defaultOut
+		if req != nil && req.MaxOutputTokens > 0 {
+			out = req.MaxOutputTokens
+		}
+	}
+	return l.admit(ctx, t, model, tenant, in, out)
+}
+
+// admit reserves one request and in+out tokens for a call to model by
+// tenant, waiting if needed and allowed, or returns the error that refuses
+// it. in and out are ignored when no token limit is set. It is the
+// admission both RateLimit and RateLimitEmbedder use.
+func (l *rateLimiter) admit(ctx context.Context, t *rlTicket, model, tenant string, in, out int) error {
 	now := time.Now()
 	nowNs := now.UnixNano()
 	maxWait := l.maxWait
@@ -597,29 +624,15 @@ func (l *rateLimiter) admit(ctx context.Context, req *Request, t *rlTicket) erro
 	if p := l.paused.Load(); p > nowNs {
 		wait = time.Duration(p - nowNs)
 		if wait > maxWait {
-			return l.refusal(req, refusalPaused, wait, nil)
+			return l.refusal(model, refusalPaused, wait, nil)
 		}
 	}
 	var total float64
 	if l.tokens {
-		in := 0
-		if l.counter != nil {
-			in = l.counter(req)
-		} else {
-			in = EstimateInputTokens(req)
-		}
-		out := l.defaultOut
-		if req != nil && req.MaxOutputTokens > 0 {
-			out = req.MaxOutputTokens
-		}
 		t.in, total = float64(in), float64(in+out)
 	}
 	var tb *tenantBuckets
 	if l.tenant.on {
-		tenant := ""
-		if req != nil {
-			tenant = req.Principal.Tenant
-		}
 		tb = l.tenantFor(tenant)
 	}
 	modelFactor, tenantFactor := l.factor(nowNs)
@@ -646,13 +659,13 @@ func (l *rateLimiter) admit(ctx context.Context, req *Request, t *rlTicket) erro
 		if err != nil {
 			l.release(ctx, t, now)
 			if ctx.Err() != nil {
-				return l.interrupted(ctx, req)
+				return l.interrupted(ctx, model)
 			}
-			return l.refusal(req, refusalStoreFailed, 0, err)
+			return l.refusal(model, refusalStoreFailed, 0, err)
 		}
 		if !ok {
 			l.release(ctx, t, now)
-			return l.refusal(req, i, max(w, wait), nil)
+			return l.refusal(model, i, max(w, wait), nil)
 		}
 		wait = max(wait, w)
 	}
@@ -664,27 +677,20 @@ func (l *rateLimiter) admit(ctx context.Context, req *Request, t *rlTicket) erro
 		case <-ctx.Done():
 			timer.Stop()
 			l.release(ctx, t, time.Now())
-			return l.interrupted(ctx, req)
+			return l.interrupted(ctx, model)
 		}
 		t.admitted = time.Now()
 	}
 	return nil
 }
 
-func reqModel(req *Request) string {
-	if req == nil {
-		return ""
-	}
-	return req.Model
-}
-
 // interrupted is the error of a call whose context ended during admission.
-func (l *rateLimiter) interrupted(ctx context.Context, req *Request) error {
-	return &Error{Kind: classifyCause(ctx.Err()), Model: reqModel(req), Message: l.msgs[refusalInterrupted], Err: ctx.Err()}
+func (l *rateLimiter) interrupted(ctx context.Context, model string) error {
+	return &Error{Kind: classifyCause(ctx.Err()), Model: model, Message: l.msgs[refusalInterrupted], Err: ctx.Err()}
 }
 
-func (l *rateLimiter) refusal(req *Request, which int, wait time.Duration, cause error) error {
-	return &Error{Kind: KindLocalRateLimited, Model: reqModel(req), Message: l.msgs[which], RetryAfter: wait, Err: cause}
+func (l *rateLimiter) refusal(model string, which int, wait time.Duration, cause error) error {
+	return &Error{Kind: KindLocalRateLimited, Model: model, Message: l.msgs[which], RetryAfter: wait, Err: cause}
 }
 
 // storeFailed reports whether the store failed recently, and with what.
@@ -875,7 +881,7 @@ type rateLimited struct {
 
 func (m *rateLimited) Generate(ctx context.Context, req *Request) (*Response, error) {
 	var t rlTicket
-	if err := m.l.admit(ctx, req, &t); err != nil {
+	if err := m.l.admitRequest(ctx, req, &t); err != nil {
 		return nil, err
 	}
 	resp, err := m.next.Generate(ctx, req)
@@ -890,7 +896,7 @@ func (m *rateLimited) Generate(ctx context.Context, req *Request) (*Response, er
 func (m *rateLimited) Stream(ctx context.Context, req *Request) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
 		s := &rateLimitedStream{yield: yield}
-		if err := m.l.admit(ctx, req, &s.t); err != nil {
+		if err := m.l.admitRequest(ctx, req, &s.t); err != nil {
 			yield(Event{}, err)
 			return
 		}

@@ -64,6 +64,14 @@ func Timeout(opts TimeoutOptions) Middleware {
 	if opts.Total <= 0 && opts.FirstToken <= 0 && opts.Idle <= 0 {
 		return func(next Model) Model { return next }
 	}
+	t := newTimeoutLimits(opts)
+	return func(next Model) Model {
+		return &timeoutModel{next: next, limits: t}
+	}
+}
+
+// newTimeoutLimits builds the limits of opts and their errors.
+func newTimeoutLimits(opts TimeoutOptions) *timeoutLimits {
 	t := &timeoutLimits{opts: opts}
 	if opts.Total > 0 {
 		t.total = &Error{Kind: KindTimeout, Message: "total time limit of " + opts.Total.String() + " exceeded",
@@ -77,9 +85,7 @@ func Timeout(opts TimeoutOptions) Middleware {
 		t.idle = &Error{Kind: KindTimeout, Message: "idle time limit of " + opts.Idle.String() + " between events exceeded",
 			Err: context.DeadlineExceeded}
 	}
-	return func(next Model) Model {
-		return &timeoutModel{next: next, limits: t}
-	}
+	return t
 }
 
 // timeoutLimits holds the options and, per limit, the error used as the
@@ -98,19 +104,28 @@ type timeoutModel struct {
 
 // Generate implements Model.
 func (m *timeoutModel) Generate(ctx context.Context, req *Request) (*Response, error) {
-	l := m.limits
+	return callWithin(ctx, m.limits, req, m.next.Generate)
+}
+
+// callWithin makes one call that has a single answer (Generate, Embed)
+// under the Total limit of l; it is the code Timeout and TimeoutEmbedder
+// share. Without a Total limit, or when the caller's deadline comes first,
+// the call is made with ctx as is. Otherwise the call gets a context with
+// the Total deadline, whose cause is l.total, and an error after that
+// deadline fired is replaced by timeoutError.
+func callWithin[Req, Resp any](ctx context.Context, l *timeoutLimits, req *Req, call func(context.Context, *Req) (*Resp, error)) (*Resp, error) {
 	if l.total == nil {
-		return m.next.Generate(ctx, req)
+		return call(ctx, req)
 	}
 	d := time.Now().Add(l.opts.Total)
 	if dl, ok := ctx.Deadline(); ok && !dl.After(d) {
 		// The caller's deadline comes first: it is the limit, and its
 		// expiry is the caller's to report.
-		return m.next.Generate(ctx, req)
+		return call(ctx, req)
 	}
 	tctx, cancel := context.WithDeadlineCause(ctx, d, l.total)
 	defer cancel()
-	resp, err := m.next.Generate(tctx, req)
+	resp, err := call(tctx, req)
 	if err != nil {
 		if cause := l.firedCause(tctx); cause != nil {
 			return nil, timeoutError(cause, err)
