@@ -63,7 +63,10 @@
 //   - Retry backs off exponentially with full jitter, never sooner than the
 //     provider's retry-after, within a per-call attempt limit and a
 //     RetryBudget shared across calls so an outage cannot become a retry
-//     storm. Streams are retried only before their first event.
+//     storm. Streams are retried (and fall back, and race in Hedge) only
+//     before their first content event: EventStart and other events
+//     without content are held back until then, so a stream that stalls
+//     after EventStart is still retried on its first-token timeout.
 //   - RateLimit keeps requests and tokens per minute under the provider's
 //     limits, per Model and per tenant, reserving a cheap upper bound
 //     (EstimateTokens) before the call and reconciling after it; a

@@ -104,8 +104,13 @@ func (e *FallbackError) Unwrap() []error {
 // *Error with the last attempt's Kind, RetryAfter and ShouldRetry, the
 // summed Attempts, and a *FallbackError listing every attempt as its Err.
 //
-// A stream falls back only until its first event has reached the caller;
-// a failure after that is passed on as it is.
+// A stream falls back only until its first content event (text,
+// reasoning, refusal or tool-call delta) has reached the caller: the
+// events before it, such as EventStart, are held back and passed on with
+// it (or at the end of a stream that has no content), so that a target
+// that fails or times out after EventStart still falls back, its held-back
+// events dropped. A failure after the first content event is passed on as
+// it is.
 //
 // Fallback panics if targets is empty or a target has no Model.
 func Fallback(opts FallbackOptions, targets ...Target) Model {
@@ -278,10 +283,12 @@ func (f *fallbackModel) Stream(ctx context.Context, req *Request) Stream {
 }
 
 // stream serves the caller from the target, through its breaker, and
-// returns the error to fall back on: one that came before any event. It
-// returns nil once the stream is over for the caller: it ended, failed
-// after its first event (the error was yielded), or the caller stopped.
-// prior is the attempts already spent, for the first event's Attempts.
+// returns the error to fall back on: one that came before any content
+// event (the events the target held back until then are dropped; see
+// contentGate). It returns nil once the stream is over for the caller: it
+// ended, failed after its first content event (the error was yielded), or
+// the caller stopped. prior is the attempts already spent, for the first
+// event's Attempts.
 func (t *fallbackTarget) stream(ctx context.Context, req *Request, prior int, yield func(Event, error) bool) error {
 	p, err := t.breaker.Allow()
 	if err != nil {
@@ -291,6 +298,7 @@ func (t *fallbackTarget) stream(ctx context.Context, req *Request, prior int, yi
 	// returns nothing, so that the loop costs few allocations.
 	st := struct {
 		c       breakerCall
+		gate    contentGate
 		started bool
 		stopped bool  // the loop ended early
 		err     error // the error to fall back on
@@ -307,10 +315,18 @@ func (t *fallbackTarget) stream(ctx context.Context, req *Request, prior int, yi
 			st.stopped = true
 			break
 		}
+		if st.gate.hold(ev) {
+			continue
+		}
 		if !st.started {
 			st.started = true
-			ev.Target = t.name
-			ev.Attempts = prior + max(ev.Attempts, 1)
+			h := st.gate.head(&ev)
+			h.Target = t.name
+			h.Attempts = prior + max(h.Attempts, 1)
+			if !st.gate.release(yield) {
+				st.stopped = true
+				break
+			}
 		}
 		if !yield(ev, nil) {
 			st.stopped = true
@@ -319,6 +335,11 @@ func (t *fallbackTarget) stream(ctx context.Context, req *Request, prior int, yi
 	}
 	if !st.stopped {
 		st.c.end(breakerSuccess, nil)
+		if !st.started && st.gate.n > 0 { // an answer without content
+			st.gate.first.Target = t.name
+			st.gate.first.Attempts = prior + max(st.gate.first.Attempts, 1)
+			st.gate.release(yield)
+		}
 	}
 	return st.err
 }

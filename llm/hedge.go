@@ -3,6 +3,7 @@ package llm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"math"
 	"slices"
@@ -43,12 +44,12 @@ type HedgeOptions struct {
 }
 
 // Hedge returns a Model that sends each call to primary and, when no answer
-// has come (Generate) or no first event (Stream) after a delay, sends it to
+// has come (Generate) or no first content event (Stream) after a delay, sends it to
 // secondary as well; the first to answer wins and the other is canceled
 // (its context is canceled and its stream released). The delay is the
 // Percentile (p95 by default) of the primary's recent time to first token,
 // measured separately for Generate (time to the response) and Stream (time
-// to the first event); a primary canceled because it lost counts with the
+// to the first content event); a primary canceled because it lost counts with the
 // time it had taken by then. Until MinSamples latencies are known the
 // delay is InitialDelay.
 //
@@ -56,8 +57,16 @@ type HedgeOptions struct {
 // once when the error's kind allows fallback (as in Fallback); once both
 // run, a failure of one waits for the other. Each target is behind its own
 // circuit breaker, and a target whose breaker is open is not called: the
-// other one serves alone. A stream is decided by its first event; after
-// that it is the winner's alone, and a later failure is passed on.
+// other one serves alone. A stream is decided by its first content event
+// (text, reasoning, refusal or tool-call delta): the events before it,
+// such as EventStart, are held back and passed on with it, so a primary
+// that sends EventStart and then stalls does not win the race. After that
+// the stream is the winner's alone, and a later failure is passed on. A
+// stream that ends without content is decided by its end.
+//
+// The Models run on goroutines Hedge starts (a stream's, until its first
+// content event); a panic there is recovered and becomes that attempt's
+// failure, an *Error of KindUnknown whose message starts with "panic: ".
 //
 // The Response (or a stream's first event) names the winner in Target and
 // counts in Attempts every upstream call, the loser's included. When
@@ -242,12 +251,14 @@ func (h *hedgeModel) Generate(ctx context.Context, req *Request) (*Response, err
 	return nil, failed.err()
 }
 
-// generateAttempt runs one attempt through its breaker and reports it.
+// generateAttempt runs one attempt through its breaker and reports it. A
+// panic of the Model is the attempt's failure (hedgePanic), since it runs
+// on a goroutine of Hedge's, where it would crash the process.
 func (h *hedgeModel) generateAttempt(ctx context.Context, i int, p BreakerPermit, req *Request, out chan<- hedgeResult) {
 	c := breakerCall{p: p}
 	defer c.end(breakerNeutral, nil)
 	start := time.Now()
-	resp, err := h.targets[i].model.Generate(ctx, req)
+	resp, err := h.generateOne(ctx, i, req)
 	c.end(breakerOutcomeCtx(ctx, err), err)
 	if i == 0 && (err == nil || context.Cause(ctx) == errHedgeLost) {
 		h.genLat.add(time.Since(start))
@@ -255,8 +266,24 @@ func (h *hedgeModel) generateAttempt(ctx context.Context, i int, p BreakerPermit
 	out <- hedgeResult{idx: i, resp: resp, err: err}
 }
 
-// hedgeStream is one hedged Stream attempt. Its goroutine pulls the first
-// event, then hands the attempt over to the caller's goroutine or, if the
+// generateOne calls target i's Generate, turning a panic into an error.
+func (h *hedgeModel) generateOne(ctx context.Context, i int, req *Request) (resp *Response, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			resp, err = nil, hedgePanic(v)
+		}
+	}()
+	return h.targets[i].model.Generate(ctx, req)
+}
+
+// hedgePanic is the error of an attempt whose Model panicked on a
+// goroutine Hedge started.
+func hedgePanic(v any) *Error {
+	return &Error{Kind: KindUnknown, Message: fmt.Sprintf("panic: %v", v)}
+}
+
+// hedgeStream is one hedged Stream attempt. Its goroutine pulls events up
+// to the first content event (holding back those before it), then hands the attempt over to the caller's goroutine or, if the
 // race is already decided, releases it.
 type hedgeStream struct {
 	idx    int
@@ -266,9 +293,11 @@ type hedgeStream struct {
 	start  time.Time
 	next   func() (Event, error, bool)
 	stop   func()
+	gate   contentGate // the events before the first content event
 }
 
-// hedgeFirst is what an attempt's first pull produced.
+// hedgeFirst is what an attempt's pulls up to its first content event
+// produced: that event, an error, or the end of the stream (ok false).
 type hedgeFirst struct {
 	a   *hedgeStream
 	ev  Event
@@ -355,12 +384,14 @@ func (h *hedgeModel) Stream(ctx context.Context, req *Request) Stream {
 	}
 }
 
-// firstEvent pulls the first pair of an attempt's stream and hands the
-// attempt to the caller's goroutine, or releases it if the race has been
-// decided without it.
+// firstEvent pulls an attempt's stream up to its first content event, an
+// error or its end, holding back the events before (see contentGate), and
+// hands the attempt to the caller's goroutine, or releases it if the race
+// has been decided without it. A panic of the stream is the attempt's
+// failure.
 func (h *hedgeModel) firstEvent(a *hedgeStream, s Stream, out chan<- hedgeFirst, abandon <-chan struct{}) {
 	a.next, a.stop = iter.Pull2(iter.Seq2[Event, error](s))
-	ev, err, ok := a.next()
+	ev, err, ok := a.pullFirst()
 	select {
 	case out <- hedgeFirst{a: a, ev: ev, err: err, ok: ok}:
 	case <-abandon:
@@ -376,6 +407,23 @@ func (h *hedgeModel) firstEvent(a *hedgeStream, s Stream, out chan<- hedgeFirst,
 	}
 }
 
+// pullFirst pulls events up to the first content event, an error or the
+// end of the stream, holding back the events before the first content
+// event. It turns a panic of the stream into an error.
+func (a *hedgeStream) pullFirst() (ev Event, err error, ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			ev, err, ok = Event{}, hedgePanic(v), true
+		}
+	}()
+	for {
+		ev, err, ok = a.next()
+		if err != nil || !ok || !a.gate.hold(ev) {
+			return ev, err, ok
+		}
+	}
+}
+
 // serve passes the winning attempt's stream on to the caller. attempts is
 // what the answer cost before the winner's own attempts.
 func (h *hedgeModel) serve(w *hedgeFirst, attempts int, yield func(Event, error) bool) {
@@ -385,14 +433,20 @@ func (h *hedgeModel) serve(w *hedgeFirst, attempts int, yield func(Event, error)
 		a.call.end(breakerNeutral, nil)
 		a.cancel(nil)
 	}()
-	if !w.ok { // an empty stream
+	if !w.ok { // a stream without content
 		a.call.end(breakerSuccess, nil)
+		if a.gate.n > 0 {
+			a.gate.first.Target = h.targets[a.idx].name
+			a.gate.first.Attempts = attempts + max(a.gate.first.Attempts, 1)
+			a.gate.release(yield)
+		}
 		return
 	}
 	ev := w.ev
-	ev.Target = h.targets[a.idx].name
-	ev.Attempts = attempts + max(ev.Attempts, 1)
-	if !yield(ev, nil) {
+	first := a.gate.head(&ev)
+	first.Target = h.targets[a.idx].name
+	first.Attempts = attempts + max(first.Attempts, 1)
+	if !a.gate.release(yield) || !yield(ev, nil) {
 		return
 	}
 	for {

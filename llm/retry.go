@@ -61,10 +61,15 @@ type RetryOptions struct {
 // Budget refuses the retry. A context that ends during a wait ends the call
 // at once with an *Error of KindCanceled or KindTimeout.
 //
-// A stream is retried only while nothing has reached the caller: a failure
-// before the first event is retried like a Generate failure, and a failure
-// after it is passed through unchanged, since the caller has already seen
-// part of the answer.
+// A stream is retried only while no content has reached the caller. Events
+// that carry no content (EventStart, which a provider may send long before
+// the first token, and anything else before the first text, reasoning,
+// refusal or tool-call delta) are held back and passed on together with
+// the first content event, or at the end of a stream that has none. A
+// failure before the first content event is retried like a Generate
+// failure, and the failed attempt's held-back events are dropped; a
+// failure after it is passed through unchanged, since the caller has
+// already seen part of the answer.
 //
 // On success Response.Attempts (for a stream, the first event's Attempts)
 // is the number of upstream calls made; an attempt that reports its own
@@ -111,7 +116,7 @@ func newRetrier(opts RetryOptions) retrier {
 	return retrier{opts: opts}
 }
 
-// retry is the retry loop that Generate, Stream (before the first event)
+// retry is the retry loop that Generate, Stream (before the first content event)
 // and Embed share. Each of them starts a call the same way: it counts the
 // call with Budget.RecordRequest and makes the first attempt itself, and
 // enters retry only when that attempt failed, with its error. Keeping the
@@ -204,28 +209,54 @@ type retryStream struct {
 	yield   func(Event, error) bool
 	push    func(Event, error) bool // s.each, bound once per call
 	prior   int                     // upstream calls before the current attempt
-	failed  error                   // the current attempt failed before its first event
+	failed  error                   // the current attempt failed before its first content event
+	gate    contentGate             // the current attempt's events before its first content event
 	started bool                    // the current attempt has passed an event to the caller
 	done    bool                    // the caller has its answer or its error, or stopped
 }
 
 // attempt makes one upstream stream, the first or one for retry; prior is
 // the number of upstream calls made before it. It returns the failure of
-// an attempt that failed before its first event, to be retried; anything
-// else (the answer, a failure after the first event, the caller stopping)
-// ends the call, and attempt returns nil.
+// an attempt that failed before its first content event, to be retried
+// (the events it held back are dropped); anything else (the answer, a
+// failure after the first content event, the caller stopping) ends the
+// call, and attempt returns nil.
 func (s *retryStream) attempt(ctx context.Context, next Model, req *Request, prior int) error {
 	s.prior, s.started, s.failed = prior, false, nil
+	s.gate.reset()
 	next.Stream(ctx, req)(s.push)
 	if s.done {
 		return nil
 	}
-	return s.failed
+	if s.failed != nil {
+		s.gate.reset()
+		return s.failed
+	}
+	// The stream ended without content (an empty answer): what it held
+	// back is the answer.
+	s.start(nil)
+	return nil
 }
 
-// each receives an attempt's events and passes them on to the caller. A
-// failure before the first event is kept for a retry; a failure after it
-// goes to the caller unchanged.
+// start passes the held-back events on to the caller, the first of them
+// (or ev, when none is held) annotated with the attempts made. It reports
+// false when the caller stopped.
+func (s *retryStream) start(ev *Event) bool {
+	s.started = true
+	if h := s.gate.head(ev); h != nil {
+		h.Attempts = s.prior + max(h.Attempts, 1)
+	}
+	if !s.gate.release(s.yield) {
+		s.done = true
+		return false
+	}
+	return true
+}
+
+// each receives an attempt's events and passes them on to the caller. The
+// events before the first content event are held back (contentGate); a
+// failure before it is kept for a retry, a failure after it goes to the
+// caller unchanged.
 func (s *retryStream) each(ev Event, err error) bool {
 	if s.done || s.failed != nil {
 		return false
@@ -239,9 +270,11 @@ func (s *retryStream) each(ev Event, err error) bool {
 		s.yield(Event{}, err)
 		return false
 	}
-	if !s.started {
-		s.started = true
-		ev.Attempts = s.prior + max(ev.Attempts, 1)
+	if s.gate.hold(ev) {
+		return true
+	}
+	if !s.started && !s.start(&ev) {
+		return false
 	}
 	if !s.yield(ev, nil) {
 		s.done = true
