@@ -51,13 +51,16 @@ type BreakerOptions struct {
 	Buckets int
 	// FailureRate opens the breaker when counted failures reach this share
 	// of the requests in the window (0.5 when zero), provided the window
-	// holds at least MinRequests results (10 when zero). A negative
+	// holds at least MinRequests results (20 when zero). A negative
 	// FailureRate disables the rule.
 	FailureRate float64
 	MinRequests int
 	// ConsecutiveFailures opens the breaker after this many counted
-	// failures in a row, whatever the window says; 5 when zero, a negative
-	// value disables the rule.
+	// failures in a row, whatever the window says. 0 or negative disables
+	// the rule; it is off by default because under concurrency the order
+	// in which calls finish is not the order of the Model's health (calls
+	// that failed, backed off and failed again finish together, in
+	// bursts), so a modest random failure rate trips it.
 	ConsecutiveFailures int
 
 	// Cooldown is how long the breaker stays open before it lets probes
@@ -101,8 +104,8 @@ type BreakerChange struct {
 // Kind.Handling().Breaker is true; caller mistakes (invalid requests,
 // context length), rate limits, cancellation and guard or policy blocks
 // never count. It opens when, over a sliding window, counted failures reach
-// FailureRate of at least MinRequests results, or after ConsecutiveFailures
-// counted failures in a row. While open, calls fail at once with an *Error
+// FailureRate of at least MinRequests results, or, when
+// ConsecutiveFailures is set, after that many counted failures in a row. While open, calls fail at once with an *Error
 // of KindCircuitOpen that says until when (its RetryAfter is the time
 // left), without reaching the Model. After the cooldown the first call
 // moves it to half-open, where at most MaxProbes probe calls go through: a
@@ -168,8 +171,7 @@ const (
 	defaultBreakerWindow      = 10 * time.Second
 	defaultBreakerBuckets     = 10
 	defaultBreakerRate        = 0.5
-	defaultBreakerMinRequests = 10
-	defaultBreakerConsecutive = 5
+	defaultBreakerMinRequests = 20
 	defaultBreakerCooldown    = 30 * time.Second
 )
 
@@ -195,13 +197,7 @@ func NewBreaker(opts BreakerOptions) *Breaker {
 	if minReq <= 0 {
 		minReq = defaultBreakerMinRequests
 	}
-	consecutive := opts.ConsecutiveFailures
-	switch {
-	case consecutive == 0:
-		consecutive = defaultBreakerConsecutive
-	case consecutive < 0:
-		consecutive = 0
-	}
+	consecutive := max(opts.ConsecutiveFailures, 0)
 	cooldown := opts.Cooldown
 	if cooldown <= 0 {
 		cooldown = defaultBreakerCooldown

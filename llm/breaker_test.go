@@ -598,3 +598,23 @@ func BenchmarkBreakerMiddleware(b *testing.B) {
 		}
 	}
 }
+
+// TestBreakerDefaults checks the zero options: no consecutive-failure rule
+// (19 failures in a row, below MinRequests, leave it closed) and a failure
+// rate rule that needs 20 results.
+func TestBreakerDefaults(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := llm.NewBreaker(llm.BreakerOptions{})
+		m := llm.Chain(llmtest.NewModel(llmtest.ServerError(503).Times(20)), b.Middleware())
+		for range 19 {
+			_, _ = m.Generate(t.Context(), brkReq())
+		}
+		if got := b.State(); got != llm.BreakerClosed {
+			t.Fatalf("state after 19 failures in a row = %v, want closed (no consecutive rule, MinRequests 20)", got)
+		}
+		_, _ = m.Generate(t.Context(), brkReq())
+		if got := b.State(); got != llm.BreakerOpen {
+			t.Fatalf("state after 20 failures = %v, want open (failure rate)", got)
+		}
+	})
+}
