@@ -103,11 +103,15 @@ type BreakerChange struct {
 // failures that matter for a Model's health, the kinds whose
 // Kind.Handling().Breaker is true; caller mistakes (invalid requests,
 // context length), rate limits, cancellation and guard or policy blocks
-// never count. It opens when, over a sliding window, counted failures reach
-// FailureRate of at least MinRequests results, or, when
-// ConsecutiveFailures is set, after that many counted failures in a row. While open, calls fail at once with an *Error
-// of KindCircuitOpen that says until when (its RetryAfter is the time
-// left), without reaching the Model. After the cooldown the first call
+// never count, nor does any failure of a call whose caller's context had
+// ended (canceled or past its deadline) when it returned; a timeout of
+// keel's Timeout middleware or of the provider, while the caller still
+// waits, counts. It opens when, over a sliding window, counted failures
+// reach FailureRate of at least MinRequests results, or, when
+// ConsecutiveFailures is set, after that many counted failures in a row.
+// While open, calls fail at once with an *Error of KindCircuitOpen that
+// says until when (its RetryAfter is the time left), without reaching the
+// Model. After the cooldown the first call
 // moves it to half-open, where at most MaxProbes probe calls go through: a
 // successful probe closes it, a failed one opens it again.
 //
@@ -307,10 +311,14 @@ func breakerOutcomeOf(err error) breakerOutcome {
 }
 
 // breakerOutcomeCtx is breakerOutcomeOf for a call made with ctx: once the
-// caller has canceled ctx, whatever error the Model returned says nothing
-// about its health.
+// caller's ctx has ended, canceled or past its deadline, whatever error the
+// Model returned says nothing about its health (a healthy Model that is
+// slower than one impatient caller's deadline must not be tripped by it).
+// A timeout raised below the breaker while ctx is still alive (keel's
+// Timeout middleware, whose own context expired, or the provider's) does
+// count.
 func breakerOutcomeCtx(ctx context.Context, err error) breakerOutcome {
-	if err != nil && ctx.Err() == context.Canceled {
+	if err != nil && ctx.Err() != nil {
 		return breakerNeutral
 	}
 	return breakerOutcomeOf(err)

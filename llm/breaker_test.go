@@ -3,6 +3,7 @@ package llm_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -617,4 +618,61 @@ func TestBreakerDefaults(t *testing.T) {
 			t.Fatalf("state after 20 failures = %v, want open (failure rate)", got)
 		}
 	})
+}
+
+// TestBreakerCallerDeadlineNeutral: a call whose caller's deadline expired
+// says nothing about the Model's health, while a timeout raised below the
+// breaker (keel's Timeout middleware, or the provider) while the caller
+// still waits counts.
+func TestBreakerCallerDeadlineNeutral(t *testing.T) {
+	tests := []struct {
+		name     string
+		step     llmtest.Step
+		timeout  bool          // keel's Timeout middleware (1s) below the breaker
+		deadline time.Duration // the caller's deadline; 0 for none
+		want     llm.BreakerState
+	}{
+		{"caller deadline expired", llmtest.Timeout(0), false, time.Second, llm.BreakerClosed},
+		{"caller canceled", llmtest.Timeout(0), false, -1, llm.BreakerClosed},
+		{"Timeout middleware below the breaker", llmtest.Timeout(0), true, 0, llm.BreakerOpen},
+		{"Timeout middleware, caller deadline later", llmtest.Timeout(0), true, time.Minute, llm.BreakerOpen},
+		{"provider timeout", llmtest.Timeout(2 * time.Second), false, 0, llm.BreakerOpen},
+	}
+	for _, tt := range tests {
+		for _, stream := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/stream=%v", tt.name, stream), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					b := llm.NewBreaker(llm.BreakerOptions{ConsecutiveFailures: 1})
+					var m llm.Model = llmtest.NewModel(tt.step)
+					if tt.timeout {
+						m = llm.Timeout(llm.TimeoutOptions{Total: time.Second})(m)
+					}
+					m = b.Middleware()(m)
+					ctx := t.Context()
+					switch {
+					case tt.deadline > 0:
+						var cancel context.CancelFunc
+						ctx, cancel = context.WithTimeout(ctx, tt.deadline)
+						defer cancel()
+					case tt.deadline < 0:
+						var cancel context.CancelFunc
+						ctx, cancel = context.WithCancel(ctx)
+						time.AfterFunc(time.Second, cancel)
+					}
+					var err error
+					if stream {
+						_, err = llm.Collect(m.Stream(ctx, brkReq()))
+					} else {
+						_, err = m.Generate(ctx, brkReq())
+					}
+					if err == nil {
+						t.Fatal("call succeeded")
+					}
+					if got := b.State(); got != tt.want {
+						t.Errorf("state = %v after %v, want %v", got, err, tt.want)
+					}
+				})
+			})
+		}
+	}
 }
