@@ -147,7 +147,7 @@ func (p StoreErrorPolicy) String() string {
 // limits. When the Model it guards returns KindRateLimited (a 429), it
 // multiplies its effective rate by Decrease, down to Floor of the
 // configured limits, and pauses admissions until the 429's RetryAfter has
-// passed. After each QuietPeriod without a 429 it adds Step back, up to the
+// passed, for at most MaxPause. After each QuietPeriod without a 429 it adds Step back, up to the
 // configured limits. Only the per-model limits adapt; per-tenant limits are
 // fairness shares and stay as configured. A 429 reduces the rate only if
 // its call was admitted after the last reduction, so a volley of 429s from
@@ -165,6 +165,15 @@ type AdaptiveRate struct {
 	// QuietPeriod is how long without a 429 earns one Step; default one
 	// minute.
 	QuietPeriod time.Duration
+	// MaxPause caps the pause of admissions after a 429, which otherwise
+	// lasts the 429's RetryAfter; default 10s (also when negative). A
+	// retry-after read from OpenAI's x-ratelimit-reset-* headers is the
+	// time until the bucket is full again, which can be minutes, not the
+	// time until the next request fits: pausing every call to the target
+	// that long would be an outage of our own making, so the pause is
+	// capped and the decrease of the rate handles the rest. It applies
+	// when Disabled is set too.
+	MaxPause time.Duration
 }
 
 // RateLimitOptions configure RateLimit and RateLimitEmbedder.
@@ -240,6 +249,7 @@ const (
 	defaultAdaptFloor    = 0.1
 	defaultAdaptStep     = 0.1
 	defaultAdaptQuiet    = time.Minute
+	defaultAdaptMaxPause = 10 * time.Second
 )
 
 const (
@@ -480,6 +490,9 @@ func newRateLimiter(o RateLimitOptions) *rateLimiter {
 	}
 	if a.QuietPeriod <= 0 {
 		a.QuietPeriod = defaultAdaptQuiet
+	}
+	if a.MaxPause <= 0 {
+		a.MaxPause = defaultAdaptMaxPause
 	}
 
 	ml := o.Limits.limits()
@@ -841,9 +854,11 @@ func (l *rateLimiter) done(ctx context.Context, t *rlTicket, err error, usage Us
 }
 
 // throttle reacts to a provider 429 for a call admitted at admitted:
-// pause admissions for retryAfter and decrease the adaptive factor.
+// pause admissions for retryAfter, at most MaxPause, and decrease the
+// adaptive factor.
 func (l *rateLimiter) throttle(admitted time.Time, retryAfter time.Duration) {
 	now := time.Now().UnixNano()
+	retryAfter = min(retryAfter, l.adaptive.MaxPause)
 	if retryAfter > 0 {
 		until := now + int64(retryAfter)
 		for {

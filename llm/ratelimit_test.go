@@ -991,3 +991,38 @@ func BenchmarkRateLimitAdmit(b *testing.B) {
 		}
 	})
 }
+
+// A 429 whose retry-after came from x-ratelimit-reset-* (the time until the
+// bucket is full, here six minutes) pauses admissions for at most MaxPause
+// (10s by default); the adaptive decrease handles the rest.
+func TestRateLimitPauseCapped(t *testing.T) {
+	for _, tt := range []struct {
+		maxPause, want time.Duration
+	}{{0, 10 * time.Second}, {3 * time.Second, 3 * time.Second}} {
+		t.Run(tt.want.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fake := llmtest.NewModel(
+					llmtest.RateLimited("X-Ratelimit-Reset-Requests", "6m0s", "X-Ratelimit-Remaining-Requests", "0"),
+					llmtest.Reply("ok"))
+				m := llm.Chain(fake, llm.RateLimit(llm.RateLimitOptions{
+					Name:     "primary",
+					Limits:   llm.RateLimits{RequestsPerMinute: 6000},
+					MaxWait:  time.Hour,
+					Adaptive: llm.AdaptiveRate{MaxPause: tt.maxPause},
+				}))
+				req := tenantReq("acme")
+				_, err := m.Generate(t.Context(), req)
+				if ra := llm.RetryAfterOf(err); llm.KindOf(err) != llm.KindRateLimited || ra != 6*time.Minute {
+					t.Fatalf("first call: %v (retry-after %v), want a 429 asking for 6m", err, ra)
+				}
+				start := time.Now()
+				if _, err := m.Generate(t.Context(), req); err != nil {
+					t.Fatal(err)
+				}
+				if got := time.Since(start); got != tt.want {
+					t.Errorf("next call admitted after %v, want %v (the capped pause)", got, tt.want)
+				}
+			})
+		})
+	}
+}
