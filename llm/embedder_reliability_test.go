@@ -552,7 +552,7 @@ func TestRateLimitEmbedder(t *testing.T) {
 		{
 			// A 429 pauses admissions for its retry-after.
 			name:   "provider 429 pauses",
-			opts:   llm.RateLimitOptions{Limits: llm.RateLimits{RequestsPerMinute: 1000}, Adaptive: llm.AdaptiveRate{Disabled: true}},
+			opts:   llm.RateLimitOptions{Limits: llm.RateLimits{RequestsPerMinute: 1000}, Adaptive: llm.AdaptiveRate{Disabled: true, MaxPause: time.Minute}},
 			faults: []embedFault{embed429("Retry-After", "30")},
 			calls: []embedCall{{tenant: "acme", bytes: 10, wantKind: llm.KindRateLimited},
 				after(10*time.Second, refused("acme", 10, "paused after the provider's 429", 20*time.Second)),

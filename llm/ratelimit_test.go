@@ -582,7 +582,7 @@ func TestRateLimitHonoursProviderRetryAfter(t *testing.T) {
 		m := llm.Chain(fake, llm.RateLimit(llm.RateLimitOptions{
 			Name:     "primary",
 			Limits:   llm.RateLimits{RequestsPerMinute: 1000},
-			Adaptive: llm.AdaptiveRate{Disabled: true},
+			Adaptive: llm.AdaptiveRate{Disabled: true, MaxPause: time.Minute}, // above the default cap of 10s
 		}))
 		req := tenantReq("acme")
 		if _, err := m.Generate(t.Context(), req); !errors.Is(err, llm.KindRateLimited) {
