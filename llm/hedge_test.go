@@ -414,3 +414,52 @@ func BenchmarkHedgeFastPrimary(b *testing.B) {
 		}
 	}
 }
+
+// A Model that panics on a goroutine Hedge started fails that attempt with
+// an *Error of KindUnknown ("panic: ..."), instead of crashing the process.
+func TestHedgeRecoversPanic(t *testing.T) {
+	panicky := llm.ModelFuncs{GenerateFunc: func(context.Context, *llm.Request) (*llm.Response, error) {
+		panic("boom")
+	}}
+	for _, stream := range []bool{false, true} {
+		call := func(m llm.Model, ctx context.Context) (*llm.Response, error) {
+			if stream {
+				return llm.Collect(m.Stream(ctx, &llm.Request{Model: "m"}))
+			}
+			return m.Generate(ctx, &llm.Request{Model: "m"})
+		}
+		name := "generate"
+		if stream {
+			name = "stream"
+		}
+		t.Run(name+"/secondary answers", func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				m := llm.Hedge(llm.HedgeOptions{},
+					llm.Target{Name: "primary", Model: panicky},
+					llm.Target{Name: "secondary", Model: llmtest.NewModel(llmtest.Reply("ok"))})
+				resp, err := call(m, t.Context())
+				if err != nil || resp.Target != "secondary" || resp.Message.Text() != "ok" {
+					t.Fatalf("got %+v, %v; want the secondary's answer", resp, err)
+				}
+			})
+		})
+		t.Run(name+"/both panic", func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				m := llm.Hedge(llm.HedgeOptions{},
+					llm.Target{Name: "primary", Model: panicky},
+					llm.Target{Name: "secondary", Model: panicky})
+				_, err := call(m, t.Context())
+				var fe *llm.FallbackError
+				if llm.KindOf(err) != llm.KindUnknown || !errors.As(err, &fe) || len(fe.Attempts) != 2 {
+					t.Fatalf("err = %v, want KindUnknown listing both attempts", err)
+				}
+				for _, a := range fe.Attempts {
+					var e *llm.Error
+					if !errors.As(a.Err, &e) || e.Kind != llm.KindUnknown || e.Message != "panic: boom" {
+						t.Errorf("attempt %s: %v, want an *Error of KindUnknown with message \"panic: boom\"", a.Target, a.Err)
+					}
+				}
+			})
+		})
+	}
+}
