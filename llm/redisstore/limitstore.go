@@ -63,6 +63,7 @@ else
   now = tonumber(ARGV[#ARGV])
 end
 local function store(tat)
+  if tat > now + 8e15 then tat = now + 8e15 end
   if tat <= now then
     redis.call('DEL', KEYS[1])
   else
@@ -91,18 +92,31 @@ store(tat - tonumber(ARGV[1]))
 return 0
 `)
 
+// limitMax bounds the emission interval, the tolerance and the cost of a
+// reservation, in microseconds (about 127 years, the script's bound on a
+// wait), as gcraMax bounds llm.MemoryLimitStore's arithmetic: a tiny
+// PerMinute (1e-12) otherwise makes times so large that the script loses
+// all precision and its key expiry is a number Redis rejects. The script
+// also keeps a stored time within twice this of now.
+const limitMax = 4e15
+
 // limitParams returns the emission interval and tolerance of limit in
-// microseconds, and false when limit is unlimited.
+// microseconds, each at most limitMax, and false when limit is unlimited.
 func limitParams(limit llm.Limit) (interval, tau float64, limited bool) {
 	if !(limit.PerMinute > 0) || math.IsInf(limit.PerMinute, 1) {
 		return 0, 0, false
 	}
-	interval = float64(time.Minute/time.Microsecond) / limit.PerMinute
+	interval = min(float64(time.Minute/time.Microsecond)/limit.PerMinute, limitMax)
 	burst := limit.Burst
 	if !(burst > 0) {
 		burst = limit.PerMinute
 	}
-	return interval, burst * interval, true
+	return interval, min(burst*interval, limitMax), true
+}
+
+// limitCost returns the cost of n units at interval, at most limitMax.
+func limitCost(n, interval float64) float64 {
+	return min(n*interval, limitMax)
 }
 
 // clock returns the script's now argument.
@@ -121,7 +135,7 @@ func (s *LimitStore) Reserve(ctx context.Context, key string, n float64, limit l
 	}
 	maxWaitMicros := max(maxWait, 0) / time.Microsecond
 	res, err := reserveScript.Run(ctx, s.client, []string{s.prefix + key},
-		n*interval, tau, int64(maxWaitMicros), s.clock(now)).Int64Slice()
+		limitCost(n, interval), tau, int64(maxWaitMicros), s.clock(now)).Int64Slice()
 	if err != nil {
 		return 0, false, storeError(err)
 	}
@@ -137,7 +151,7 @@ func (s *LimitStore) Refund(ctx context.Context, key string, n float64, limit ll
 	if !limited || !(n > 0) {
 		return nil
 	}
-	if err := refundScript.Run(ctx, s.client, []string{s.prefix + key}, n*interval, s.clock(now)).Err(); err != nil {
+	if err := refundScript.Run(ctx, s.client, []string{s.prefix + key}, limitCost(n, interval), s.clock(now)).Err(); err != nil {
 		return storeError(err)
 	}
 	return nil

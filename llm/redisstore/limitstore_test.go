@@ -3,6 +3,8 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -345,5 +347,42 @@ func BenchmarkRedisLimitStore(b *testing.B) {
 		if _, ok, err := s.Reserve(ctx, "k", 1, lim, time.Time{}, 0); err != nil || !ok {
 			b.Fatal(ok, err)
 		}
+	}
+}
+
+// Tiny rates make the emission interval astronomically long; the store
+// clamps times as llm.MemoryLimitStore does, instead of sending Redis an
+// expiry it rejects. Both clocks, as the caller's now takes the same path.
+func TestLimitStoreTinyRate(t *testing.T) {
+	for _, clientClock := range []bool{false, true} {
+		t.Run(fmt.Sprintf("clientClock=%v", clientClock), func(t *testing.T) {
+			s := newStores(t, 1, clientClock)[0]
+			now := time.Now()
+			for _, lim := range []llm.Limit{
+				{PerMinute: 1e-12, Burst: 1},
+				{PerMinute: 1e-12},
+				{PerMinute: 1e-300, Burst: 1e300},
+				{PerMinute: math.SmallestNonzeroFloat64, Burst: 1},
+			} {
+				key := fmt.Sprintf("k%g-%g", lim.PerMinute, lim.Burst)
+				w, ok, err := s.Reserve(t.Context(), key, 1, lim, now, 0)
+				if err != nil {
+					t.Fatalf("%+v: first Reserve: %v", lim, err)
+				}
+				if lim.Burst >= 1 && (!ok || w != 0) {
+					t.Errorf("%+v: first Reserve = %v, %v; want admitted at once (burst of one)", lim, w, ok)
+				}
+				w, ok, err = s.Reserve(t.Context(), key, 1, lim, now, time.Duration(math.MaxInt64))
+				if err != nil {
+					t.Fatalf("%+v: second Reserve: %v", lim, err)
+				}
+				if lim.Burst >= 1 && lim.Burst < 1e300 && (ok && w < 100*365*24*time.Hour) {
+					t.Errorf("%+v: second Reserve = %v, %v; want a wait of a century or more", lim, w, ok)
+				}
+				if err := s.Refund(t.Context(), key, 1, lim, now); err != nil {
+					t.Fatalf("%+v: Refund: %v", lim, err)
+				}
+			}
+		})
 	}
 }
