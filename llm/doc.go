@@ -27,7 +27,9 @@
 // Outermost first, with the reason for each position:
 //
 //	telemetry   outermost, so a span covers everything below, cache hits,
-//	            guard blocks and budget refusals included.
+//	            guard blocks and budget refusals included (Telemetry for
+//	            OpenTelemetry spans and metrics, then Logging for one zap
+//	            line per call, inside the span so it carries the trace id).
 //	guard       input checks and pseudonymisation before anything else sees
 //	            the text; output filters and restoration on the way back. It
 //	            sits outside the cache so that only redacted text is cached.
@@ -46,6 +48,18 @@
 //	provider
 //
 // Teams that compose by hand use the same pieces in the same order.
+//
+// # Observability
+//
+// Telemetry records a span per call following the OpenTelemetry GenAI
+// semantic conventions (gen_ai.operation.name, gen_ai.provider.name,
+// gen_ai.request.model, gen_ai.response.model, gen_ai.usage.*), with keel's
+// own attributes for cost, cache hits, attempts, route and fallback target,
+// and the duration, token-usage and time-to-first-chunk metrics. User ids
+// never appear on metrics; the tenant does only when asked. Logging writes
+// one structured zap line per call. Neither records prompt or completion
+// text unless the caller opts in. Only the OpenTelemetry API is a
+// dependency of this package; the SDK is the application's choice.
 //
 // # Reliability
 //
