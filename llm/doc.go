@@ -49,6 +49,31 @@
 //
 // Teams that compose by hand use the same pieces in the same order.
 //
+// # Cache, cost and budgets
+//
+// Cache is an exact-match response cache scoped by tenant: its key is a
+// SHA-256 over everything that changes the answer (model, messages, tools
+// in order, response format, sampling parameters, prompt version), it only
+// stores deterministic answers (temperature 0) unless told otherwise, never
+// stores errors, serves streams from the cache, and collapses concurrent
+// identical calls into one upstream call. SemanticCache (opt-in, below
+// Cache) answers requests flagged AllowApproximate from a similar earlier
+// question of the same tenant; CacheEmbedder caches vectors for
+// re-ingestion. MemoryCache is the default store; redisstore.CacheStore
+// shares entries across replicas. A cache that cannot reach its store
+// fails open.
+//
+// Budget prices every response from a PriceTable (DefaultPrices, dated
+// PricesAsOf; LoadLiteLLMPrices reads the LiteLLM price map), sets
+// Response.Cost, charges failed attempts and cut-off streams as estimated
+// cost, and enforces daily or monthly budgets per tenant, feature or both:
+// a soft limit calls back once per period, a hard limit refuses with
+// KindBudgetExceeded before any upstream call. Amounts are integer
+// nano-dollars, so sums do not drift. SpendReport totals spend by tenant,
+// feature and model. MemoryBudgetStore is the default; redisstore.BudgetStore
+// shares counters across replicas. SafeMode scales hard limits by
+// BudgetOptions.SafeFactor.
+//
 // # Observability
 //
 // Telemetry records a span per call following the OpenTelemetry GenAI
