@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/keel-go/keel/llm"
 	"github.com/keel-go/keel/llm/llmtest"
@@ -270,29 +269,8 @@ func TestBudgetStoreOutage(t *testing.T) {
 // exactly on synctest's fake clock over an in-memory pipe.
 func TestBudgetStoreHungServerTimesOut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var conns []net.Conn
-		c := redis.NewClient(&redis.Options{
-			Addr:                     "127.0.0.1:6379",
-			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-			ContextTimeoutEnabled:    true,
-			MaxRetries:               -1,
-			ReadTimeout:              time.Minute,
-			WriteTimeout:             time.Minute,
-			Protocol:                 2,
-			DisableIdentity:          true,
-			Dialer: func(context.Context, string, string) (net.Conn, error) {
-				client, server := net.Pipe()
-				conns = append(conns, server)
-				go func() { _, _ = io.Copy(io.Discard, server) }() // read requests, never answer
-				return client, nil
-			},
-		})
-		defer func() {
-			_ = c.Close()
-			for _, s := range conns {
-				s.Close()
-			}
-		}()
+		c, closeHung := hungClient()
+		defer closeHung()
 		fake := llmtest.NewModel(llmtest.Reply("ok").Times(2))
 		m := llm.Chain(fake, llm.Budget(llm.BudgetOptions{
 			Limits:       []llm.BudgetLimit{{Scope: llm.BudgetPerTenant, Period: llm.BudgetDaily, Hard: 1}},

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/keel-go/keel/llm"
 	"github.com/keel-go/keel/llm/llmtest"
@@ -277,36 +276,8 @@ func TestLimitStoreOutage(t *testing.T) {
 // timeout is measured on the fake clock, exactly.
 func TestLimitStoreHungServerTimesOut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var conns []net.Conn
-		c := redis.NewClient(&redis.Options{
-			Addr:                     "127.0.0.1:6379", // an IP: no DNS lookup inside the bubble
-			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-			ContextTimeoutEnabled:    true,
-			MaxRetries:               -1,
-			ReadTimeout:              time.Minute,
-			WriteTimeout:             time.Minute,
-			Protocol:                 2,
-			DisableIdentity:          true,
-			Dialer: func(context.Context, string, string) (net.Conn, error) {
-				client, server := net.Pipe()
-				conns = append(conns, server)
-				go func() { // read requests, never answer
-					buf := make([]byte, 4096)
-					for {
-						if _, err := server.Read(buf); err != nil {
-							return
-						}
-					}
-				}()
-				return client, nil
-			},
-		})
-		defer func() {
-			_ = c.Close()
-			for _, s := range conns {
-				s.Close()
-			}
-		}()
+		c, closeHung := hungClient()
+		defer closeHung()
 		store := redisstore.NewLimitStore(c, redisstore.LimitStoreOptions{})
 
 		fake := llmtest.NewModel(llmtest.Reply("ok"))
