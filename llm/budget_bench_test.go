@@ -33,39 +33,5 @@ func BenchmarkBudget(b *testing.B) {
 	if resp, err := m.Generate(ctx, req); err != nil || resp.Cost == 0 {
 		b.Fatalf("%+v, %v", resp, err)
 	}
-	b.Run("Generate", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := m.Generate(ctx, req); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("Parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := m.Generate(ctx, req); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	})
-	b.Run("Baseline", func(b *testing.B) { // the inner model alone
-		b.ReportAllocs()
-		for b.Loop() {
-			inner.Generate(ctx, req)
-		}
-	})
-	b.Run("Stream", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			for _, err := range m.Stream(ctx, req) {
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-	})
+	benchMiddleware(b, m, inner, req)
 }

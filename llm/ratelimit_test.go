@@ -947,49 +947,7 @@ func BenchmarkRateLimitAdmit(b *testing.B) {
 		SafeMode:     llm.NewSafeMode(),
 	}))
 	req := realisticRequest()
-	ctx := context.Background()
-	b.Run("Generate", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := m.Generate(ctx, req); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("Parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := m.Generate(ctx, req); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	})
-	b.Run("Baseline", func(b *testing.B) { // the inner model alone
-		b.ReportAllocs()
-		for b.Loop() {
-			inner.Generate(ctx, req)
-		}
-	})
-	b.Run("Stream", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			for _, err := range m.Stream(ctx, req) {
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-	})
-	b.Run("StreamBaseline", func(b *testing.B) { // the inner model alone
-		b.ReportAllocs()
-		for b.Loop() {
-			for range inner.Stream(ctx, req) {
-			}
-		}
-	})
+	benchMiddleware(b, m, inner, req)
 }
 
 // A 429 whose retry-after came from x-ratelimit-reset-* (the time until the

@@ -729,48 +729,7 @@ func BenchmarkTelemetry(b *testing.B) {
 	m := llm.Chain(fake, llm.Telemetry(llm.TelemetryOptions{TracerProvider: tp, MeterProvider: mp}))
 	req := realisticRequest()
 	ctx := context.Background()
-	b.Run("Generate", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := m.Generate(ctx, req); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("Stream", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			for _, err := range m.Stream(ctx, req) {
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-	})
-	b.Run("Parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if _, err := m.Generate(ctx, req); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	})
-	b.Run("Baseline", func(b *testing.B) { // the fake alone
-		b.ReportAllocs()
-		for b.Loop() {
-			_, _ = fake.Generate(ctx, req)
-		}
-	})
-	b.Run("StreamBaseline", func(b *testing.B) { // the fake's stream alone
-		b.ReportAllocs()
-		for b.Loop() {
-			for range fake.Stream(ctx, req) {
-			}
-		}
-	})
+	benchMiddleware(b, m, fake, req)
 	// Telemetry over the reliability half of the canonical stack, as in
 	// BenchmarkReliabilityStack: the stack without cache and budget.
 	stack := llm.Chain(reliabilityStack(b, fake, fake), llm.Telemetry(llm.TelemetryOptions{TracerProvider: tp, MeterProvider: mp}))
