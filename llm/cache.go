@@ -107,7 +107,7 @@ type CacheOptions struct {
 }
 
 // Key returns the key under which Cache, built with these options, stores
-// the answer to req: a hex SHA-256. Use it to remove one answer from the
+// the answer to req: a hex BLAKE2b-256 digest. Use it to remove one answer from the
 // store (Store.Delete), for example after fixing a wrong answer.
 func (o CacheOptions) Key(req *Request) string {
 	k := cacheKeyer{perUser: o.PerUser}
@@ -119,7 +119,7 @@ func (o CacheOptions) Key(req *Request) string {
 //
 // # Key
 //
-// The key is a SHA-256 over everything that changes the answer, encoded
+// The key is a BLAKE2b-256 digest of everything that changes the answer, encoded
 // field by field with lengths (never by serialising the request to JSON):
 // the model; every message (role, name, each part's kind, text, image URL,
 // image bytes, MIME type and detail, tool calls, tool call ID, refusal,

@@ -83,6 +83,52 @@ func TestCacheKeyMemoPromotes(t *testing.T) {
 	}
 }
 
+// The memo learns every section of a request but its last message (a new
+// question, usually seen once); the same message as an earlier turn is
+// learned, and the key is the same either way.
+func TestCacheKeyMemoSkipsLastMessage(t *testing.T) {
+	k := newCacheKeyer(false)
+	req := cacheBenchRequest()
+	question := req.Messages[1]
+	want := (&cacheKeyer{}).key(req)
+	if got := k.key(req); got != want {
+		t.Fatalf("key with memo %s, without %s", got, want)
+	}
+	var sec cacheKeyBuf
+	sec.message(&question)
+	learned := func() bool {
+		k.memo.mu.RLock()
+		defer k.memo.mu.RUnlock()
+		_, ok := k.memo.cur[string(sec)]
+		return ok
+	}
+	if learned() {
+		t.Fatal("the memo learned the last message")
+	}
+	var sys cacheKeyBuf
+	sys.message(&req.Messages[0])
+	if _, ok := k.memo.cur[string(sys)]; !ok {
+		t.Fatal("the memo did not learn the system message")
+	}
+	next := req.Clone()
+	next.Messages = append(next.Messages, AssistantText("Let me check."), UserText("Thanks."))
+	_ = k.key(next)
+	if !learned() {
+		t.Fatal("the memo did not learn the question once it was an earlier turn")
+	}
+	// A request that repeats (a cache hit: release with remember) teaches
+	// the memo its last message too.
+	again := cacheBenchRequest()
+	again.Messages[1] = UserText("Where is my refund?")
+	var q cacheKeyBuf
+	q.message(&again.Messages[1])
+	b := k.compute(again, cacheKeyDomain, -1)
+	k.release(b, true)
+	if _, ok := k.memo.cur[string(q)]; !ok {
+		t.Fatal("the memo did not learn the last message of a repeated request")
+	}
+}
+
 // cacheBenchRequest mirrors realisticRequest (package llm_test): about 2 KB
 // with three tool definitions.
 func cacheBenchRequest() *Request {
@@ -104,8 +150,8 @@ func cacheBenchRequest() *Request {
 }
 
 // BenchmarkCacheKey measures the key of the realistic request with a warm
-// memo, and without one (every section hashed: the cost of SHA-256 on this
-// machine).
+// memo, and without one (every section hashed: the cost of BLAKE2b-256 on
+// this machine).
 func BenchmarkCacheKey(b *testing.B) {
 	req := cacheBenchRequest()
 	b.Run("Memo", func(b *testing.B) {

@@ -52,7 +52,7 @@
 // # Cache, cost and budgets
 //
 // Cache is an exact-match response cache scoped by tenant: its key is a
-// SHA-256 over everything that changes the answer (model, messages, tools
+// BLAKE2b-256 over everything that changes the answer (model, messages, tools
 // in order, response format, sampling parameters, prompt version), it only
 // stores deterministic answers (temperature 0) unless told otherwise, never
 // stores errors, serves streams from the cache, and collapses concurrent

@@ -2,7 +2,6 @@ package llm
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"slices"
@@ -16,7 +15,7 @@ import (
 const DefaultEmbedCacheTTL = 7 * 24 * time.Hour
 
 // embedcacheDomain starts every embedding key.
-const embedcacheDomain = "keel/llm/cache/embedding/v1\x00"
+const embedcacheDomain = "keel/llm/cache/embedding/v2\x00"
 
 // EmbedCacheOptions configure CacheEmbedder.
 type EmbedCacheOptions struct {
@@ -42,7 +41,7 @@ type EmbedCacheOptions struct {
 }
 
 // CacheEmbedder returns an embedder middleware that caches vectors per
-// input text, keyed by the SHA-256 of the model (EmbedRequest.Model), the
+// input text, keyed by the BLAKE2b-256 of the model (EmbedRequest.Model), the
 // dimensions (EmbedRequest.Dimensions, 0 for the model's native size) and
 // the text (and the tenant, with EmbedCacheOptions.PerTenant). It is meant
 // for re-ingestion, where most chunks have not changed since the last run.
@@ -84,7 +83,7 @@ type embedCacher struct {
 func (ec *embedCacher) keys(req *EmbedRequest) []string {
 	keys := make([]string, len(req.Inputs))
 	var b cacheKeyBuf
-	var dst [2 * sha256.Size]byte
+	var dst [2 * cacheKeySize]byte
 	for i, text := range req.Inputs {
 		b = append(b[:0], embedcacheDomain...)
 		b.str(req.Model)
@@ -96,7 +95,7 @@ func (ec *embedCacher) keys(req *EmbedRequest) []string {
 			b = append(b, 0)
 		}
 		b.str(text)
-		sum := sha256.Sum256(b)
+		sum := cacheKeySum(b)
 		hex.Encode(dst[:], sum[:])
 		keys[i] = string(dst[:])
 	}

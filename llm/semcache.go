@@ -2,7 +2,6 @@ package llm
 
 import (
 	"context"
-	"crypto/sha256"
 	"math"
 	"sync"
 	"time"
@@ -117,7 +116,7 @@ type semCacher struct {
 // semQuery is a request's place in the index: its exact-match group and
 // its question's unit vector.
 type semQuery struct {
-	fp  [sha256.Size]byte
+	fp  [cacheKeySize]byte
 	vec []float32
 }
 
@@ -236,13 +235,13 @@ func semNormalize(v []float32) []float32 {
 // use.
 type semIndex struct {
 	mu     sync.RWMutex
-	groups map[[sha256.Size]byte][]*semEntry
+	groups map[[cacheKeySize]byte][]*semEntry
 	order  semEntry // sentinel of the insertion-order list; order.next is the oldest
 	n, max int
 }
 
 type semEntry struct {
-	fp         [sha256.Size]byte
+	fp         [cacheKeySize]byte
 	vec        []float32
 	resp       *Response // answer only; immutable once added
 	expires    int64
@@ -250,7 +249,7 @@ type semEntry struct {
 }
 
 func newSemIndex(max int) *semIndex {
-	ix := &semIndex{groups: make(map[[sha256.Size]byte][]*semEntry), max: max}
+	ix := &semIndex{groups: make(map[[cacheKeySize]byte][]*semEntry), max: max}
 	ix.order.next, ix.order.prev = &ix.order, &ix.order
 	return ix
 }

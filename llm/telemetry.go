@@ -121,8 +121,9 @@ const telemetryCacheLimit = 1024
 //     (from the cost-accounting middleware), keel.cache_hit (only on hits:
 //     every attribute costs time on every span), keel.attempts
 //     (upstream calls the answer cost, failed ones included, when a layer
-//     below counted them), keel.route and keel.target (the fallback target
-//     that answered);
+//     below counted more than one: absent means one call, or none for a
+//     cache hit), keel.route and keel.target (the fallback target that
+//     answered);
 //   - on failure, error.type (the Kind's name, such as "rate_limited") and
 //     status Error with the error's message, which carries no secrets;
 //   - for a stream the caller stopped early, keel.stream.abandoned=true
@@ -568,7 +569,7 @@ func (t *telemetry) attributes(a []attribute.KeyValue, req *Request, o *telemetr
 	if o.costEstimated {
 		a = append(a, telemetryKeyCostEstimated.Bool(true))
 	}
-	if o.attempts > 0 {
+	if o.attempts > 1 {
 		a = append(a, telemetryKeyAttempts.Int(o.attempts))
 	}
 	if o.route != "" {

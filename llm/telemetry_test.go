@@ -15,6 +15,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -739,6 +740,44 @@ func BenchmarkTelemetry(b *testing.B) {
 			if _, err := stack.Generate(ctx, req); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+	// SDKFloor is what the same providers cost with no keel code at all:
+	// one span with the two start attributes and the fourteen end
+	// attributes Generate sets for this answer, and the four measurements
+	// (duration, input and output tokens, cost) with prebuilt attribute
+	// sets. The difference to Generate is the middleware's own share.
+	b.Run("SDKFloor", func(b *testing.B) {
+		tracer, meter := tp.Tracer("floor"), mp.Meter("floor")
+		dur, _ := meter.Float64Histogram("d")
+		tok, _ := meter.Int64Histogram("t")
+		cost, _ := meter.Float64Counter("c")
+		startOpts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("gen_ai.operation.name", "chat"), attribute.String("gen_ai.request.model", "gpt-4o-mini"))}
+		end := []attribute.KeyValue{
+			attribute.String("gen_ai.provider.name", "openai"), attribute.Int("gen_ai.request.max_tokens", 512),
+			attribute.String("keel.tenant", "acme"), attribute.String("keel.user", "u-42"), attribute.String("keel.feature", "support-answer"),
+			attribute.String("gen_ai.response.model", "gpt-4o-mini"), attribute.String("gen_ai.response.id", "req_abc"),
+			attribute.StringSlice("gen_ai.response.finish_reasons", []string{"stop"}),
+			attribute.Int("gen_ai.usage.input_tokens", 480), attribute.Int("gen_ai.usage.output_tokens", 12),
+			attribute.Float64("keel.cost_usd", 0.000085), attribute.String("keel.route", "support/stable"),
+			attribute.String("keel.target", "primary"), attribute.Int("keel.attempts", 1),
+		}
+		base := []attribute.KeyValue{attribute.String("gen_ai.operation.name", "chat"), attribute.String("gen_ai.provider.name", "openai"),
+			attribute.String("gen_ai.request.model", "gpt-4o-mini"), attribute.String("gen_ai.response.model", "gpt-4o-mini"),
+			attribute.String("keel.feature", "support-answer")}
+		set := metric.WithAttributeSet(attribute.NewSet(base...))
+		in := metric.WithAttributeSet(attribute.NewSet(append(slices.Clone(base), attribute.String("gen_ai.token.type", "input"))...))
+		out := metric.WithAttributeSet(attribute.NewSet(append(slices.Clone(base), attribute.String("gen_ai.token.type", "output"))...))
+		b.ReportAllocs()
+		for b.Loop() {
+			sctx, span := tracer.Start(ctx, "chat gpt-4o-mini", startOpts...)
+			span.SetAttributes(end...)
+			span.End()
+			dur.Record(sctx, 0.0001, set)
+			tok.Record(sctx, 480, in)
+			tok.Record(sctx, 12, out)
+			cost.Add(sctx, 0.000085, set)
 		}
 	})
 }

@@ -67,7 +67,7 @@
 // kind llm.KindBadResponse); a vector is one key holding its float32 values
 // in little-endian order, and batches of vectors are read and written in
 // one pipeline, which go-redis splits by hash slot, so the store works on
-// Redis Cluster. Keys are the prefix plus the middleware's hex SHA-256 key;
+// Redis Cluster. Keys are the prefix plus the middleware's hex BLAKE2b-256 key;
 // tenants are inside the hash, not in the key's text. When Redis is down or
 // slow the caches fail open: the call goes upstream, the error goes to
 // OnError, and the store is left alone for a second.
