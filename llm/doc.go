@@ -192,6 +192,7 @@
 //	rate_limited_locally     no     yes       no       a client-side limit (local)
 //	policy_denied            no     no        no       a tool or data policy (local)
 //	guard_blocked            no     no        no       a guardrail (local)
+//	invalid_output           no     no        no       structured output still invalid after repairs (local)
 //
 // Fallback may be widened per stack (for example context_length_exceeded
 // moving to a longer-context model); the table gives the defaults.

@@ -64,6 +64,10 @@ const (
 	KindPolicyDenied
 	// KindGuardBlocked: a guardrail blocked the input or output.
 	KindGuardBlocked
+	// KindInvalidOutput: the answer did not parse or did not match the
+	// requested schema, after every repair attempt (llm/structured). It is
+	// raised above the stack, so no middleware retries it.
+	KindInvalidOutput
 
 	numKinds
 )
@@ -87,6 +91,7 @@ var kindNames = [numKinds]string{
 	KindLocalRateLimited: "rate_limited_locally",
 	KindPolicyDenied:     "policy_denied",
 	KindGuardBlocked:     "guard_blocked",
+	KindInvalidOutput:    "invalid_output",
 }
 
 // String returns the kind's stable snake_case name, used in logs and
@@ -144,6 +149,7 @@ var handling = [numKinds]Handling{
 	KindLocalRateLimited: {Retry: false, Fallback: true, Breaker: false},
 	KindPolicyDenied:     {},
 	KindGuardBlocked:     {},
+	KindInvalidOutput:    {},
 }
 
 // Handling returns the row of the error table for k.
