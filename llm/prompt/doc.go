@@ -160,7 +160,9 @@
 // and parameters. Model routing (llm.Router) then chooses which Model
 // serves the request, by its rules and weighted arms; it records its
 // choice on Response.Route, and a fallback records the Model that answered
-// on Response.Target. Telemetry puts both on the call's span.
+// on Response.Target. Telemetry puts both on the call's span (keel.prompt.name,
+// keel.prompt.version and keel.prompt.hash; keel.route and keel.target), and
+// the cache key includes the prompt reference.
 //
 // The prompt hash is salted differently from every llm.Router rule (a
 // rule's default salt is its name, which cannot contain a slash), so the

@@ -35,6 +35,9 @@ func FuzzParse(f *testing.F) {
 		"---\nname: p\nversion: v1\nvariables: [{name: j, type: json, example: {a: [1, {b: c}]}}]\n---\n[system]\n{{with .j}}{{.}}{{end}}",
 		"---\nname: p\nversion: v1\nvariables: [{name: q}]\noutput_schema: '{\"type\":\"object\"}'\n---\n[user]\n{{.q}}",
 		"\ufeff{\"name\":\"p\",\"version\":\"v1\"}\n[user]\nx",
+		"---\nname: p\nversion: v1\nvariables: [{name: d, type: strings, example: [a, b]}, {name: t, trusted: true, example: x}]\n---\n[user]\n" +
+			"{{with $x := .t}}{{$x}}{{else with .d}}{{range .}}{{.}}{{break}}{{end}}{{end}}{{range $i, $e := .d}}{{if $e}}{{$i}}{{$e}}{{else}}-{{end}}{{continue}}{{end}}",
+		"---\nname: p\nversion: v1\nvariables: [{name: n, type: int, example: 2}, {name: b, type: bool, example: true}]\n---\n[system]\n{{if and .b (gt .n 1)}}{{printf \"%03d\" .n}}{{end}}\n[assistant]\n{{- /* c */ -}}\n[user]\n{{.n}}",
 	} {
 		f.Add([]byte(s))
 	}

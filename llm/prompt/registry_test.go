@@ -131,8 +131,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad rollout YAML", mapFS("a: {default: v1\n", "a@v1"), nil, []string{"rollout.yaml"}},
 		{"named rollout file missing", mapFS("", "a@v1"), []prompt.Option{prompt.WithRolloutFile("prod.yaml")}, []string{"prod.yaml"}},
 		{"every broken file is reported", fstest.MapFS{
-			"a@v1.prompt": {Data: []byte("junk")},
-			"b@v1.prompt": {Data: []byte("---\nname: b\nversion: v1\nmodle: x\n---\n[user]\nhi\n")},
+			"a@v1.prompt":  {Data: []byte("junk")},
+			"b@v1.prompt":  {Data: []byte("---\nname: b\nversion: v1\nmodle: x\n---\n[user]\nhi\n")},
 			"rollout.yaml": {Data: []byte("a: v1\n")},
 		}, nil, []string{"a@v1.prompt: a prompt file starts", "b@v1.prompt: header", "modle"}},
 	}
@@ -420,5 +420,38 @@ func TestNilRegistry(t *testing.T) {
 	}
 	if r.Names() != nil {
 		t.Error("Names of a nil registry")
+	}
+}
+
+// TestPromptChangeMissesCache shows the prompt's hash at work: two
+// versions that render the same messages, differing only in their header,
+// are distinct cache entries, and a cache hit is per prompt version.
+func TestPromptChangeMissesCache(t *testing.T) {
+	body := "variables: [{name: q}]\ntemperature: 0\n---\n[user]\n{{.q}}\n"
+	fsys := fstest.MapFS{
+		"a/v1.prompt":  {Data: []byte("---\nname: a\nversion: v1\nmodel: m\n" + body)},
+		"a/v2.prompt":  {Data: []byte("---\nname: a\nversion: v2\nmodel: m\ndescription: reworded header only\n" + body)},
+		"rollout.yaml": {Data: []byte("a: v1\n")},
+	}
+	r := mustLoad(t, fsys)
+	fake := llmtest.NewModel(llmtest.Reply("ok").Times(10))
+	model := llm.Cache(llm.CacheOptions{Store: llm.NewMemoryCache(1 << 20)})(fake)
+	p := llm.Principal{Tenant: "acme", User: "u1"}
+	for _, version := range []string{"v1", "v1", "v2", "v2"} {
+		tm, err := r.Version("a", version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := tm.Render(prompt.Vars{"q": "same question"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Principal = p
+		if _, err := model.Generate(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := fake.Calls(); got != 2 {
+		t.Errorf("the model was called %d times; want 2 (one per prompt version)", got)
 	}
 }

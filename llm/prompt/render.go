@@ -25,6 +25,8 @@ import (
 // template, and trusted variables, become llm.Trusted parts; each untrusted
 // text value becomes an llm.UntrustedText part of its own (an llm.Part
 // passed as the value keeps its Source), whatever the section's role.
+// A rendering whose template text would exceed 16 MiB fails rather than
+// exhaust memory.
 func (t *Template) Render(vars Vars) (*llm.Request, error) {
 	st := renderState{t: t}
 	data := make(map[string]any, len(t.vars))
@@ -54,11 +56,17 @@ func (t *Template) Render(vars Vars) (*llm.Request, error) {
 	}
 
 	buf := t.bufs.Get().(*bytes.Buffer)
-	defer t.bufs.Put(buf)
+	defer func() {
+		// Keep usual buffers; let an exceptionally large one go.
+		if buf.Cap() <= 256<<10 {
+			t.bufs.Put(buf)
+		}
+	}()
 	msgs := make([]llm.Message, 0, len(t.secs))
+	w := limitWriter{buf: buf}
 	for _, s := range t.secs {
 		buf.Reset()
-		if err := s.tmpl.Execute(buf, data); err != nil {
+		if err := s.tmpl.Execute(&w, data); err != nil {
 			return nil, &RenderError{Prompt: t.name, Version: t.version, Err: err}
 		}
 		parts, err := t.split(buf.String(), st.untrusted)
@@ -92,6 +100,28 @@ func (t *Template) Render(vars Vars) (*llm.Request, error) {
 		req.ResponseFormat = t.output.ResponseFormat()
 	}
 	return req, nil
+}
+
+// maxRenderSize bounds the text one rendering may produce, untrusted
+// values excepted: far more than any model's context, it stops a template
+// that loops over a huge range or repeats a large trusted value before it
+// exhausts memory.
+const maxRenderSize = 16 << 20
+
+var errTooLarge = fmt.Errorf("the rendered text exceeds %d bytes", maxRenderSize)
+
+// limitWriter writes to buf until the rendering has produced maxRenderSize
+// bytes over all sections.
+type limitWriter struct {
+	buf     *bytes.Buffer
+	written int
+}
+
+func (w *limitWriter) Write(p []byte) (int, error) {
+	if w.written += len(p); w.written > maxRenderSize {
+		return 0, errTooLarge
+	}
+	return w.buf.Write(p)
 }
 
 func (t *Template) errVar(name string, err error) error {

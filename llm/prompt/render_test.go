@@ -309,6 +309,11 @@ func TestRenderTemplateErrors(t *testing.T) {
 		vars: prompt.Vars{"l": []string{"a"}},
 		want: "index out of range",
 	}, {
+		name: "runaway output",
+		file: file("variables:\n  - {name: n, type: int, trusted: true}\n", "[system]\n{{range .n}}0123456789abcdef{{end}}"),
+		vars: prompt.Vars{"n": 1 << 40},
+		want: "exceeds",
+	}, {
 		name: "every section empty",
 		file: file("variables:\n  - {name: q}\n", "[user]\n{{.q}}"),
 		vars: prompt.Vars{"q": ""},

@@ -82,12 +82,12 @@ type Vars map[string]any
 // output schema. It is immutable and safe for concurrent use.
 type Template struct {
 	name, version, hash, file string
-	description                string
-	model                      string
-	temperature, topP          *float64
-	maxOutputTokens            int
-	reasoningEffort            llm.ReasoningEffort
-	output                     *structured.Schema
+	description               string
+	model                     string
+	temperature, topP         *float64
+	maxOutputTokens           int
+	reasoningEffort           llm.ReasoningEffort
+	output                    *structured.Schema
 
 	vars    []Variable
 	sources []string // Source of the untrusted parts of each variable

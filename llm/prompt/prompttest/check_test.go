@@ -62,7 +62,7 @@ const (
 name: answer
 version: %s
 variables:
-  - {name: q, example: How do I reset my password?}
+  - {name: q, example: "How do I reset my password?"}
   - {name: docs, type: strings, example: [Open Settings.]}
 ---
 [system]
@@ -138,7 +138,7 @@ func TestCheckFindsProblems(t *testing.T) {
 		name: "variable without example",
 		edit: func(f fstest.MapFS) {
 			f["answer/v2.prompt"] = &fstest.MapFile{Data: []byte(strings.Replace(fmt.Sprintf(answer, "v2"),
-				"{name: q, example: How do I reset my password?}", "{name: q}", 1))}
+				`{name: q, example: "How do I reset my password?"}`, "{name: q}", 1))}
 		},
 		// v2 is only the canary: every version is checked.
 		want: []string{"answer@v2 (answer/v2.prompt)", `variable "q" has no example`},
