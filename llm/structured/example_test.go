@@ -61,3 +61,36 @@ func ExampleSchemaFor() {
 	// {"type":"object","properties":{"reasoning":{"type":"string"},"answer":{"type":"string"},"sources":{"items":{"type":"integer"},"type":["array","null"]}},"required":["reasoning","answer","sources"],"additionalProperties":false}
 	// structured: the JSON does not match the schema: at /answer: minLength: got 0, want 1
 }
+
+// Stream yields best-effort partial values while the JSON arrives (for a
+// progressive UI), then the validated value.
+func ExampleGenerator_Stream() {
+	type Summary struct {
+		Headline string   `json:"headline"`
+		Points   []string `json:"points"`
+	}
+	gen := structured.MustNew[Summary](structured.Options{})
+	answer := `{"headline":"Parcel delayed","points":["Left Madrid on Monday","Arrives Friday"]}`
+	var events []llm.Event
+	for i := 0; i < len(answer); i += 12 {
+		events = append(events, llm.Event{Kind: llm.EventTextDelta, Text: answer[i:min(i+12, len(answer))]})
+	}
+	events = append(events, llm.Event{Kind: llm.EventFinish, FinishReason: llm.FinishStop})
+	model := llmtest.NewModel(llmtest.Events(events...))
+	req := &llm.Request{Messages: []llm.Message{llm.UserText("Summarise the tracking history.")}}
+	for p, err := range gen.Stream(context.Background(), model, req) {
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("final=%v %q %q\n", p.Final, p.Value.Headline, p.Value.Points)
+	}
+	// Output:
+	// final=false "" []
+	// final=false "Parcel dela" []
+	// final=false "Parcel delayed" []
+	// final=false "Parcel delayed" ["Left Mad"]
+	// final=false "Parcel delayed" ["Left Madrid on Monda"]
+	// final=false "Parcel delayed" ["Left Madrid on Monday" "Arrives "]
+	// final=false "Parcel delayed" ["Left Madrid on Monday" "Arrives Friday"]
+	// final=true "Parcel delayed" ["Left Madrid on Monday" "Arrives Friday"]
+}
