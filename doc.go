@@ -12,6 +12,11 @@
 //	               Principal, Provenance, SafeMode, Moderator, typed errors
 //	llm/openai     the OpenAI (and OpenAI-compatible, and Azure) provider
 //	llm/llmtest    fakes, fault injection and record/replay for tests
+//	llm/redisstore Redis backends for rate limits, caches and budgets
+//	llm/structured typed structured output: Generator[T], strict schemas,
+//	               validation with repair, streaming partial values
+//	llm/prompt     versioned prompt files, a registry with canaries
+//	rag            retrieval: ingestion, hybrid search, citations (layer 1)
 //
 // # The one idea
 //
