@@ -20,6 +20,13 @@
 // together cover the dispatch in both configurations. After editing
 // asm/main.go, run go generate in this directory.
 //
+// Built with GOEXPERIMENT=simd (build tag goexperiment.simd), amd64 uses
+// the same algorithms written with Go's experimental simd/archsimd package
+// instead of the assembly; that build is opt-in, since the experiment has
+// no compatibility promise, and is tested with
+//
+//	GOEXPERIMENT=simd go test ./internal/vec/
+//
 // # Scanning a store
 //
 // [DotBatch] scores a contiguous block of rows of a row-major matrix

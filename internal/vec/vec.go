@@ -6,8 +6,9 @@ import (
 )
 
 // Implementation names the kernels in use: "avx2+fma" for the amd64
-// assembly, "portable" for the pure-Go code (other architectures, CPUs
-// without AVX2 or FMA, or the purego build tag). Benchmarks and logs can
+// assembly, "archsimd-avx2+fma" for the simd/archsimd kernels of a
+// GOEXPERIMENT=simd build, "portable" for the pure-Go code (other
+// architectures, CPUs without AVX2 or FMA, or the purego build tag). Benchmarks and logs can
 // print it so that a number is never read without knowing which code
 // produced it.
 func Implementation() string { return implementation() }
