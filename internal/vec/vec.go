@@ -62,8 +62,8 @@ func DotRows(q, flat []float32, dim int, rows []int, out []float32) {
 
 // Normalize scales v in place to unit Euclidean length, so that Dot of two
 // normalised vectors is their cosine similarity. The norm is computed in
-// float64, so the result is the same on every architecture and each
-// element is within one float32 rounding of the exact quotient. A vector
+// float64 and each element is the float64 quotient rounded once to
+// float32, so the result is the same on every architecture. A vector
 // whose norm is zero, or not finite (it holds a NaN or an infinity), is
 // left unchanged: it has no direction. (Squares of float32 values cannot
 // overflow the float64 sum.)
@@ -96,7 +96,7 @@ func QuantizeInt8(v []float32) (q []int8, scale float32) {
 //
 // Error bound: for every finite v[i],
 //
-//	|v[i] - q[i]·scale| ≤ scale/2 = max|v| / 254
+//	|v[i] - q[i]·scale| ≤ scale/2 ≈ max|v| / 254
 //
 // computed exactly (in float64, say); dequantising in float32 adds one
 // rounding, |v[i]|·2⁻²⁴ at most. Because of this, with a = qa·sa and
