@@ -562,7 +562,7 @@ end:
 	RET
 
 // func sumBitsAVX2(v []float32) uint32
-// Requires: AVX, AVX2
+// Requires: AVX, AVX2, MMX+
 TEXT ·sumBitsAVX2(SB), NOSPLIT, $0-28
 	MOVQ  v_base+0(FP), AX
 	MOVQ  v_len+8(FP), CX
@@ -572,15 +572,17 @@ TEXT ·sumBitsAVX2(SB), NOSPLIT, $0-28
 	VPXOR Y3, Y3, Y3
 
 block:
-	CMPQ   CX, $0x00000020
-	JL     vec8
-	VPADDD (AX), Y0, Y0
-	VPADDD 32(AX), Y1, Y1
-	VPADDD 64(AX), Y2, Y2
-	VPADDD 96(AX), Y3, Y3
-	ADDQ   $0x00000080, AX
-	SUBQ   $0x00000020, CX
-	JMP    block
+	CMPQ       CX, $0x00000020
+	JL         vec8
+	PREFETCHT0 3072(AX)
+	PREFETCHT0 3136(AX)
+	VPADDD     (AX), Y0, Y0
+	VPADDD     32(AX), Y1, Y1
+	VPADDD     64(AX), Y2, Y2
+	VPADDD     96(AX), Y3, Y3
+	ADDQ       $0x00000080, AX
+	SUBQ       $0x00000020, CX
+	JMP        block
 
 vec8:
 	CMPQ   CX, $0x00000008

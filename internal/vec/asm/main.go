@@ -24,6 +24,10 @@ const f32Unroll = 8
 // each step consumes 16 bytes of each input (sign-extended to 16 int16).
 const i8Unroll = 4
 
+// sumBitsPrefetch is how many bytes ahead of its reads sumBitsAVX2
+// prefetches: one row of 768 float32.
+const sumBitsPrefetch = 768 * 4
+
 func main() {
 	ConstraintExpr("amd64,!purego")
 
@@ -397,6 +401,11 @@ func genSumUint32() {
 	Label("block")
 	CMPQ(n, U32(32))
 	JL(LabelRef("vec8"))
+	// Prefetch as far ahead as the dot-product kernels do for a 768-float
+	// row, so that the floor is measured with the same help to the
+	// hardware prefetcher and is not beaten by the kernels it bounds.
+	PREFETCHT0(x.Offset(sumBitsPrefetch))
+	PREFETCHT0(x.Offset(sumBitsPrefetch + 64))
 	for i := range acc {
 		VPADDD(x.Offset(32*i), acc[i], acc[i])
 	}
