@@ -306,4 +306,3 @@ func BenchmarkBM25Index(b *testing.B) {
 		}
 	}
 }
-
