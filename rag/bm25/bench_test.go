@@ -104,7 +104,7 @@ func benchTokenizer() bm25.Tokenizer {
 
 // BenchmarkBM25Search: 3-term queries, top 10, against 100,000 chunks.
 // It also reports the heap the index holds (MB-heap) and per chunk.
-func BenchmarkBM25Search(b *testing.B) {
+func BenchmarkIndexSearch(b *testing.B) {
 	c := loadSynthCorpus()
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -135,7 +135,7 @@ func BenchmarkBM25Search(b *testing.B) {
 
 // BenchmarkBM25SearchFiltered is BenchmarkBM25Search with an allow filter
 // that admits one document in two, as an access rule would.
-func BenchmarkBM25SearchFiltered(b *testing.B) {
+func BenchmarkIndexSearchFiltered(b *testing.B) {
 	c := loadSynthCorpus()
 	ix := bm25.New(benchTokenizer())
 	allowed := make(map[string]bool, len(c.chunks))
@@ -158,7 +158,7 @@ func BenchmarkBM25SearchFiltered(b *testing.B) {
 
 // BenchmarkBM25Index indexes the 100,000 chunks into a fresh index per
 // iteration; throughput is in bytes of text.
-func BenchmarkBM25Index(b *testing.B) {
+func BenchmarkIndexAdd(b *testing.B) {
 	c := loadSynthCorpus()
 	ids := make([]string, len(c.chunks))
 	for i := range ids {
