@@ -102,7 +102,7 @@ func benchTokenizer() bm25.Tokenizer {
 	return bm25.Tokenizer{StopWords: bm25.EnglishStopWords(), Stem: true}
 }
 
-// BenchmarkBM25Search: 3-term queries, top 10, against 100,000 chunks.
+// BenchmarkIndexSearch: 3-term queries, top 10, against 100,000 chunks.
 // It also reports the heap the index holds (MB-heap) and per chunk.
 func BenchmarkIndexSearch(b *testing.B) {
 	c := loadSynthCorpus()
@@ -133,7 +133,7 @@ func BenchmarkIndexSearch(b *testing.B) {
 	runtime.KeepAlive(ix)
 }
 
-// BenchmarkBM25SearchFiltered is BenchmarkBM25Search with an allow filter
+// BenchmarkIndexSearchFiltered is BenchmarkIndexSearch with an allow filter
 // that admits one document in two, as an access rule would.
 func BenchmarkIndexSearchFiltered(b *testing.B) {
 	c := loadSynthCorpus()
@@ -156,7 +156,7 @@ func BenchmarkIndexSearchFiltered(b *testing.B) {
 	}
 }
 
-// BenchmarkBM25Index indexes the 100,000 chunks into a fresh index per
+// BenchmarkIndexAdd indexes the 100,000 chunks into a fresh index per
 // iteration; throughput is in bytes of text.
 func BenchmarkIndexAdd(b *testing.B) {
 	c := loadSynthCorpus()

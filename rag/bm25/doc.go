@@ -41,7 +41,7 @@
 // statistics; each distinct word form is stemmed once, not at every
 // occurrence. Removed documents are marked at once and their space
 // reclaimed in bulk. 100,000 chunks of about 150 words (90 MB of text) take
-// about 155 MB of heap; BenchmarkBM25Search and BenchmarkBM25Index measure
+// about 155 MB of heap; BenchmarkIndexSearch and BenchmarkIndexAdd measure
 // speed on such a corpus.
 //
 // Tokenising does not segment scripts written without spaces (Chinese,
