@@ -250,7 +250,7 @@ func (g *Generator[T]) decodeText(text string, wrapped bool) (T, error) {
 	if err != nil {
 		return zero, fmt.Errorf("the answer is not valid JSON: %w", err)
 	}
-	if err := g.schema.validateValue(v); err != nil {
+	if err := g.schema.validateValue(v, bytes.Contains(doc, []byte("null"))); err != nil {
 		return zero, err
 	}
 	var out T

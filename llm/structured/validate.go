@@ -57,13 +57,14 @@ func (s *Schema) Validate(doc []byte) error {
 	if err != nil {
 		return fmt.Errorf("structured: not JSON: %w", err)
 	}
-	return s.validateValue(v)
+	return s.validateValue(v, bytes.Contains(doc, []byte("null")))
 }
 
-// validateValue validates a value decoded by sjs.UnmarshalJSON; it drops
-// the nulls of optional properties from v in place.
-func (s *Schema) validateValue(v any) error {
-	if len(s.nulls) > 0 {
+// validateValue validates a value decoded by sjs.UnmarshalJSON; when the
+// document may hold nulls, it first drops those of optional properties
+// from v in place.
+func (s *Schema) validateValue(v any, mayHoldNull bool) error {
+	if mayHoldNull && len(s.nulls) > 0 {
 		s.nulls.dropOptionalNulls(v, s.tree, s.tree, 0)
 	}
 	err := s.compiled.Validate(v)
