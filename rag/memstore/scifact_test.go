@@ -1,8 +1,9 @@
-package bm25_test
+package memstore_test
 
 import (
 	"archive/zip"
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -14,11 +15,16 @@ import (
 	"testing"
 
 	"github.com/keel-go/keel/eval/metric"
+	"github.com/keel-go/keel/llm"
+	"github.com/keel-go/keel/rag"
 	"github.com/keel-go/keel/rag/bm25"
+	"github.com/keel-go/keel/rag/memstore"
 )
 
-// TestSciFactBM25 checks retrieval quality against a published figure: BM25
-// on the BEIR SciFact test split (5,183 abstracts, 300 queries) scores
+// TestSciFactBM25 checks the embedded store's keyword retrieval against a
+// published figure: each SciFact abstract is one document of one chunk in
+// a memstore.Store, searched with KeywordSearch (BM25). BM25 on the BEIR
+// SciFact test split (5,183 abstracts, 300 queries) scores
 // nDCG@10 = 0.665 in the BEIR paper (Thakur et al. 2021). The test fails
 // below 0.65.
 //
@@ -45,23 +51,29 @@ func TestSciFactBM25(t *testing.T) {
 		t.Fatalf("read %d documents and %d judged queries, want 5183 and 300", len(docs), len(qrels))
 	}
 
-	ix := bm25.New(bm25.Tokenizer{StopWords: bm25.EnglishStopWords(), Stem: true})
-	if err := ix.SetParams(bm25.Params{K1: 1.2, B: 0.5}); err != nil {
-		t.Fatal(err)
-	}
+	ctx := context.Background()
+	store := memstore.New(memstore.Options{Dim: 1, Tokenizer: bm25.Tokenizer{StopWords: bm25.EnglishStopWords(), Stem: true},
+		BM25: bm25.Params{K1: 1.2, B: 0.5}})
 	for _, d := range docs {
-		if err := ix.Add(d.id, d.text); err != nil {
+		info := rag.DocumentInfo{ID: d.id, Tenant: "scifact", ACL: rag.ACL{Everyone: true}}
+		chunk := rag.Chunk{End: len(d.text), Text: d.text, Vector: []float32{1}}
+		if err := store.Replace(ctx, info, []rag.Chunk{chunk}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	reader := llm.Principal{Tenant: "scifact", User: "eval"}
 	run := metric.Run{}
 	for q := range qrels {
 		text, ok := queries[q]
 		if !ok {
 			t.Fatalf("query %s has judgements but no text", q)
 		}
-		for _, r := range ix.Search(text, 10, nil) {
-			run[q] = append(run[q], r.DocID)
+		hits, err := store.KeywordSearch(ctx, rag.KeywordQuery{Query: rag.Query{Principal: reader, K: 10}, Text: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hits {
+			run[q] = append(run[q], h.Chunk.DocID)
 		}
 	}
 	ndcg := metric.Average(qrels, run, 10, metric.NDCGAt)
