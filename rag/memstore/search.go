@@ -112,7 +112,7 @@ func (s *Store) searchFloat(t *tenant, sc *scratch, k int) []ranked {
 		h := &sc.heaps[w]
 		s.scoreRuns(t, sc, lo, hi)
 		for r := lo; r < hi; r++ {
-			if sc.visible[t.rows[r].doc.slot] {
+			if sc.visible[t.rowSlot[r]] {
 				h.push(int32(r), sc.scores[r])
 			}
 		}
@@ -126,12 +126,12 @@ func (s *Store) searchFloat(t *tenant, sc *scratch, k int) []ranked {
 func (s *Store) scoreRuns(t *tenant, sc *scratch, lo, hi int) {
 	dim := s.opts.Dim
 	for r := lo; r < hi; {
-		if !sc.visible[t.rows[r].doc.slot] {
+		if !sc.visible[t.rowSlot[r]] {
 			r++
 			continue
 		}
 		end := r + 1
-		for end < hi && sc.visible[t.rows[end].doc.slot] {
+		for end < hi && sc.visible[t.rowSlot[end]] {
 			end++
 		}
 		vec.DotBatch(sc.query, t.vectors[r*dim:end*dim], dim, sc.scores[r:end])
@@ -154,12 +154,12 @@ func (s *Store) searchInt8(t *tenant, sc *scratch, k int) []ranked {
 	scan := func(w, lo, hi int) {
 		h := &sc.heaps[w]
 		for r := lo; r < hi; {
-			if !sc.visible[t.rows[r].doc.slot] {
+			if !sc.visible[t.rowSlot[r]] {
 				r++
 				continue
 			}
 			end := r + 1
-			for end < hi && sc.visible[t.rows[end].doc.slot] {
+			for end < hi && sc.visible[t.rowSlot[end]] {
 				end++
 			}
 			vec.DotInt8Batch(sc.qquery, t.qvectors[r*dim:end*dim], dim, sc.iscores[r:end])
@@ -218,7 +218,7 @@ func (s *Store) KeywordSearch(ctx context.Context, q rag.KeywordQuery) ([]rag.Hi
 	}
 	results := t.keywords.Search(q.Text, q.K, func(key string) bool {
 		r, ok := t.byKey[key]
-		return ok && sc.visible[t.rows[r].doc.slot]
+		return ok && sc.visible[t.rowSlot[r]]
 	})
 	hits := make([]rag.Hit, 0, len(results))
 	for _, res := range results {

@@ -78,7 +78,10 @@ type tenant struct {
 	slots []*docEntry
 	free  []int32
 	// rows are the chunks; row i's vector is vectors[i*dim:(i+1)*dim].
-	rows    []row
+	rows []row
+	// rowSlot[i] is the document slot of row i: the scans test visibility
+	// through this compact array rather than through the row structs.
+	rowSlot []int32
 	vectors []float32
 	// qvectors and qscales are the int8 copy, with Quantize.
 	qvectors []int8
@@ -156,6 +159,7 @@ func (s *Store) Replace(ctx context.Context, info rag.DocumentInfo, chunks []rag
 		c.Headings = slices.Clone(c.Headings)
 		r := int32(len(t.rows))
 		t.rows = append(t.rows, row{doc: d, chunk: c})
+		t.rowSlot = append(t.rowSlot, d.slot)
 		v := vecs[i*s.opts.Dim : (i+1)*s.opts.Dim]
 		t.vectors = append(t.vectors, v...)
 		if s.opts.Quantize {
@@ -204,6 +208,7 @@ func (s *Store) removeDoc(t *tenant, d *docEntry) {
 		if r != last {
 			moved := t.rows[last]
 			t.rows[r] = moved
+			t.rowSlot[r] = t.rowSlot[last]
 			copy(t.vectors[int(r)*dim:int(r+1)*dim], t.vectors[int(last)*dim:int(last+1)*dim])
 			if s.opts.Quantize {
 				copy(t.qvectors[int(r)*dim:int(r+1)*dim], t.qvectors[int(last)*dim:int(last+1)*dim])
@@ -218,6 +223,7 @@ func (s *Store) removeDoc(t *tenant, d *docEntry) {
 		}
 		t.rows[last] = row{}
 		t.rows = t.rows[:last]
+		t.rowSlot = t.rowSlot[:last]
 		t.vectors = t.vectors[:int(last)*dim]
 		if s.opts.Quantize {
 			t.qvectors = t.qvectors[:int(last)*dim]
