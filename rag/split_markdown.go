@@ -16,8 +16,8 @@ type MarkdownOptions struct {
 	// then counts that text and the chunk together against MaxTokens. If
 	// the rendered path would take more than half of MaxTokens, outer
 	// headings are dropped from it, and from Span.Headings, until it fits
-	// in half. Leave it nil if the heading path is stored beside the chunk
-	// rather than sent with it.
+	// in half (HeadingContext(nil) should be short). Leave it nil if the
+	// heading path is stored beside the chunk rather than sent with it.
 	HeadingContext func(headings []string) string
 }
 
@@ -94,7 +94,8 @@ func (s *MarkdownSplitter) Split(text string) []Span {
 }
 
 // spFitHeadings drops outer headings until the rendered path counts at
-// most half the limit, and returns the path, its rendering and its count.
+// most half the limit, and returns the path (nil if empty), its rendering
+// and its count. A rendering of no headings is kept whatever it counts.
 func spFitHeadings(headings []string, render func([]string) string, c *spChunker) ([]string, string, int) {
 	for {
 		prefix := render(headings)
@@ -106,14 +107,11 @@ func spFitHeadings(headings []string, render func([]string) string, c *spChunker
 				n = c.counter.CountTokens(prefix)
 			}
 		}
-		if n <= c.max/2 {
-			if len(headings) == 0 {
-				headings = nil
-			}
-			return headings, prefix, n
-		}
 		if len(headings) == 0 {
-			return nil, "", 0 // the caller's rendering of no headings is too long
+			return nil, prefix, n
+		}
+		if n <= c.max/2 {
+			return headings, prefix, n
 		}
 		headings = headings[1:]
 	}
