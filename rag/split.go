@@ -3,6 +3,7 @@ package rag
 import (
 	"fmt"
 	"math/bits"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -133,6 +134,11 @@ type spRange struct{ start, end int }
 // another counter it caps chunks at 64 bytes per token of MaxTokens.
 const spMaxTokenBytes = 64
 
+// spProbeBytes sets the window measure looks for candidate ends in before
+// measuring where it got to: spProbeBytes bytes per token of the limit,
+// about twice the bytes per token of English.
+const spProbeBytes = 8
+
 // spChunker splits text[lo:hi] into chunks. It measures each chunk as it
 // grows, one candidate end after another: with EstimateCounter through an
 // spStream, exactly and in a single pass; with another counter by adding
@@ -223,23 +229,45 @@ func (c *spChunker) measure(a, prevEnd, hi int) (end, tail int) {
 		}
 		checked := a >= prevEnd
 		full := false // a candidate exceeded the limit
+		checkOverlap := func() int {
+			checked = true
+			t := c.at(prevEnd) - c.prefixCost // exact with EstimateCounter
+			if c.counter != nil {
+				t = c.countTail(a, prevEnd)
+			}
+			return t
+		}
 		for p := a; p < limit; {
+			// Look for candidates a window at a time; after a window with
+			// none, measure where it ends, and stop if the chunk is full
+			// already: a long word, or sentence, costs no more than it
+			// takes to find out that it does not fit.
+			window := min(limit, p+spProbeBytes*(c.max+1))
 			var e, level int
 			if phase == 0 {
-				e, level, p = c.nextStrong(p, limit, hi)
+				e, level, p = c.nextStrong(p, window, hi)
 			} else {
-				e, level, p = c.nextCand(p, limit, hi)
+				e, level, p = c.nextCand(p, window, hi)
 			}
 			if e < 0 {
-				break
+				if window >= limit {
+					break
+				}
+				q := spTrimSpaceRight(c.text, a, spRuneFloor(c.text, a, window))
+				if !checked && q >= prevEnd {
+					if t := checkOverlap(); t > c.overlap {
+						return -1, t
+					}
+				}
+				if q > prevEnd && c.at(q) > c.max {
+					full = true
+					break
+				}
+				p = window
+				continue
 			}
 			if !checked && e >= prevEnd {
-				checked = true
-				t := c.at(prevEnd) - c.prefixCost // exact with EstimateCounter
-				if c.counter != nil {
-					t = c.countTail(a, prevEnd)
-				}
-				if t > c.overlap {
+				if t := checkOverlap(); t > c.overlap {
 					return -1, t
 				}
 			}
@@ -251,6 +279,10 @@ func (c *spChunker) measure(a, prevEnd, hi int) (end, tail int) {
 			c.cands = append(c.cands, spCand{end: e, level: level, cost: cost})
 			if e > prevEnd {
 				best[level], bestCost[level] = e, cost
+				if level == spLevelParagraph && 2*cost >= c.max && !c.nextParagraphFits(a, e, cost, limit, hi) {
+					full = true // the chunk is done: spare measuring the next paragraph
+					break
+				}
 			}
 		}
 		end = -1
@@ -277,6 +309,35 @@ func (c *spChunker) measure(a, prevEnd, hi int) (end, tail int) {
 	return -1, 0
 }
 
+// nextParagraphFits predicts whether the chunk text[a:e], which ends a
+// paragraph and has cost tokens, could take the next paragraph too, at its
+// tokens per byte so far. When it could not, measure stops at e instead of
+// measuring on until the limit, text the next chunk measures again. A
+// wrong guess makes a chunk end at e, still at a paragraph end and at
+// least half full.
+func (c *spChunker) nextParagraphFits(a, e, cost, limit, hi int) bool {
+	s := c.text[:hi]
+	p := spSkipSpace(s, e, hi)
+	for p < limit {
+		i := strings.IndexByte(s[p:limit], '\n')
+		if i < 0 {
+			break
+		}
+		q := p + i
+		r := spSkipSpace(s, q, hi)
+		if r >= hi || strings.Count(s[q:r], "\n") >= 2 {
+			next := spTrimSpaceRight(s, e, q)
+			return cost+(next-e)*cost/(e-a) <= c.max
+		}
+		p = r
+	}
+	if limit == hi {
+		next := spTrimSpaceRight(s, e, hi)
+		return cost+(next-e)*cost/(e-a) <= c.max
+	}
+	return false
+}
+
 // verify checks the chunk text[a:end] chosen from a guide with the counter,
 // stepping back to earlier candidates until one fits; -1 if none after
 // prevEnd does.
@@ -300,6 +361,9 @@ func (c *spChunker) verify(a, prevEnd, end int) int {
 func (c *spChunker) start(a int) {
 	c.exact = false
 	if c.counter == nil {
+		if c.stream.words == nil {
+			c.stream.words = new(spWordCache)
+		}
 		c.stream.reset(c.text, a)
 		// The estimate of prefix+chunk is the sum of the two when the
 		// prefix ends a line and the chunk starts with an ASCII letter,
@@ -548,19 +612,21 @@ func (c *spChunker) nextStrong(p, limit, hi int) (e, level, next int) {
 
 // spStrongByte marks the bytes that may start a sentence terminator or a
 // line break: ASCII ones, and the lead bytes of U+0085, U+2026, U+2028,
-// U+2029, the CJK full stop U+3002 and the fullwidth "！" and "？".
-var spStrongByte = [256]bool{'.': true, '!': true, '?': true, '\n': true, '\r': true, '\v': true, '\f': true,
+// U+2029, the CJK full stop U+3002 and the fullwidth "！" and "？". A line
+// that ends with a lone "\r", "\v" or "\f" is not found by nextStrong (the
+// rarer line ends are left out to keep the scan fast), only by nextCand.
+var spStrongByte = [256]bool{'.': true, '!': true, '?': true, '\n': true,
 	0xC2: true, 0xE2: true, 0xE3: true, 0xEF: true}
 
 // spMaybeStrong returns a word with the high bit set in the first byte of x
-// that is '.', '!', '?', '\n', '\r', '\v', '\f' or not ASCII, and maybe in
-// later bytes (the zero-byte test can carry into the next byte); callers
-// check that byte with spStrongByte.
+// that is '.', '!', '?', '\n' or not ASCII, and maybe in later bytes;
+// callers check that byte with spStrongByte.
 func spMaybeStrong(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	zero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
-	return x&highs | zero(x^'.'*ones) | zero(x^'!'*ones) | zero(x^'?'*ones) |
-		zero(x^'\n'*ones) | zero(x^'\r'*ones) | zero(x^'\v'*ones) | zero(x^'\f'*ones)
+	// A byte of v is zero where x has the byte sought, and (v-ones)&^v then
+	// sets its high bit (the borrow can set bits above a true match too).
+	d, e, q, n := x^'.'*ones, x^'!'*ones, x^'?'*ones, x^'\n'*ones
+	return (x | (d-ones)&^d | (e-ones)&^e | (q-ones)&^q | (n-ones)&^n) & highs
 }
 
 // spSpaceAt reports whether s[p] starts a white space character.

@@ -179,8 +179,11 @@ func spIsASCIIText(c byte) bool { return c != spHigh && !spIsASCIISpace(c) }
 
 // spEstimate returns EstimateCounter's bound for s.
 func spEstimate(s string) int {
-	var st spStream
-	st.reset(s, 0)
+	st := spStream{s: s, decided: true, memoEnd: -1}
+	var words spWordCache
+	if len(s) >= 4<<10 {
+		st.words = &words // worth clearing for a long text
+	}
 	return st.upTo(len(s))
 }
 
@@ -206,16 +209,33 @@ type spStream struct {
 	memoSeg int  // s[memoSeg:memoEnd] was bounded by upTo as memoVal
 	memoEnd int
 	memoVal int
+
+	// words, if set, caches the bounds of short words: a splitter keeps
+	// one for all its chunks (a text repeats its common words).
+	words *spWordCache
+}
+
+// spWordCache is a direct-mapped cache of the bounds of short words (a
+// space and up to six letters), keyed by their bytes: the key of a word
+// shorter than eight bytes is unique, as no word holds a zero byte.
+type spWordCache [256]struct {
+	key uint64
+	val int
 }
 
 func (st *spStream) reset(s string, start int) {
+	words := st.words
 	*st = spStream{s: s, start: start, seg: start, i: start, run: start, decided: true, memoEnd: -1}
+	st.words = words
 }
 
 // upTo returns the estimate of s[st.start:x]; x must not decrease from one
 // call to the next.
 func (st *spStream) upTo(x int) int {
 	s := st.s
+	// Runs are read no further than x+1: enough to know whether they end
+	// by x, and it keeps each call linear in the text it adds.
+	near := s[:min(len(s), x+1)]
 	for st.i < x {
 		i := st.i
 		if !st.decided {
@@ -243,14 +263,23 @@ func (st *spStream) upTo(x int) int {
 					if n == 0 || n == 7 || e > x || !spWordEnds(s, e) {
 						break
 					}
-					total += spShortWord(s[k:e], b8&(1<<(8*(n+1))-1))
+					key := b8 & (1<<(8*(n+1)) - 1)
+					if c := st.words; c != nil {
+						slot := &c[key*0x9e3779b97f4a7c15>>56]
+						if slot.key != key {
+							slot.key, slot.val = key, spShortWord(s[k:e], key)
+						}
+						total += slot.val
+					} else {
+						total += spShortWord(s[k:e], key)
+					}
 					k, run = e, k+1
 					if e >= x || s[e] != ' ' {
 						break
 					}
 				}
 				for k+1 < x && s[k] == ' ' && spIsLetterByte(s[k+1]) {
-					e := spLetterRun(s, k+2)
+					e := spLetterRun(near, k+2)
 					if e > x || !spWordEnds(s, e) {
 						break
 					}
@@ -266,14 +295,14 @@ func (st *spStream) upTo(x int) int {
 				}
 			}
 		case spLower, spUpper:
-			j = spLetterRun(s, j)
+			j = spLetterRun(near, j)
 			if i == st.seg && j <= x && spWordEnds(s, j) {
 				st.total += spWordSegment(s, i, j)
 				st.seg, st.i, st.run = j, j, i
 				continue
 			}
 		case spDigit, spPunct, spHigh:
-			for j < len(s) && spClasses[s[j]] == c {
+			for j < len(near) && spClasses[near[j]] == c {
 				j++
 			}
 		}

@@ -205,9 +205,11 @@ func spWordBoundBrute(w string) int {
 }
 
 func TestEstimateCounterNoAllocs(t *testing.T) {
-	text := spGenProse(rand.New(rand.NewPCG(5, 5)), 500)
-	if n := testing.AllocsPerRun(20, func() { EstimateCounter{}.CountTokens(text) }); n != 0 {
-		t.Errorf("CountTokens allocates %v times per call", n)
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, text := range []string{spGenProse(r, 50), spGenProse(r, 5000)} { // without and with the word cache
+		if n := testing.AllocsPerRun(20, func() { EstimateCounter{}.CountTokens(text) }); n != 0 {
+			t.Errorf("CountTokens of %d bytes allocates %v times per call", len(text), n)
+		}
 	}
 }
 
