@@ -204,3 +204,28 @@ func TestRetrieverHybrid(t *testing.T) {
 		t.Errorf("no principal: %v", err)
 	}
 }
+
+// A splitter's settings are part of the fingerprint: a new limit re-embeds.
+func TestIngestSplitterSettingsInFingerprint(t *testing.T) {
+	a, err := rag.NewRecursiveSplitter(rag.SplitOptions{MaxTokens: 100, Overlap: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := rag.NewRecursiveSplitter(rag.SplitOptions{MaxTokens: 200, Overlap: 10})
+	exact, _ := rag.ExactCounter("cl100k_base")
+	c, _ := rag.NewRecursiveSplitter(rag.SplitOptions{MaxTokens: 100, Overlap: 10, Counter: exact})
+	m, _ := rag.NewMarkdownSplitter(rag.MarkdownOptions{MaxTokens: 100, Overlap: 10})
+	doc := handbook("text")
+	seen := map[string]bool{}
+	for _, s := range []rag.TextSplitter{a, b, c, m} {
+		fp := (&rag.Ingester{Model: "m", Splitter: s}).Fingerprint(&doc)
+		if seen[fp] {
+			t.Errorf("splitter %T %+v shares a fingerprint", s, s)
+		}
+		seen[fp] = true
+	}
+	same, _ := rag.NewRecursiveSplitter(rag.SplitOptions{MaxTokens: 100, Overlap: 10})
+	if (&rag.Ingester{Model: "m", Splitter: a}).Fingerprint(&doc) != (&rag.Ingester{Model: "m", Splitter: same}).Fingerprint(&doc) {
+		t.Error("equal settings give different fingerprints")
+	}
+}

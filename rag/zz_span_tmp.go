@@ -1,7 +1,0 @@
-package rag
-
-// Span is a placeholder until the splitters land.
-type Span struct {
-	Start, End int
-	Headings   []string
-}
