@@ -58,7 +58,7 @@ func newSetup(ctx context.Context, online bool) (*setup, error) {
 		}
 		emb, embModel, model, modelName = p, "text-embedding-3-small", p, "gpt-4o-mini"
 	}
-	splitter, err := rag.NewRecursiveSplitter(rag.SplitOptions{MaxTokens: 48, Overlap: 8})
+	splitter, err := rag.NewMarkdownSplitter(rag.MarkdownOptions{MaxTokens: 48, Overlap: 8})
 	if err != nil {
 		return nil, err
 	}
