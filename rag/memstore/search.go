@@ -101,30 +101,36 @@ func (s *Store) VectorSearch(ctx context.Context, q rag.VectorQuery) ([]rag.Hit,
 // searchFloat scores every visible row exactly and returns the top k,
 // best first.
 func (s *Store) searchFloat(t *tenant, sc *scratch, k int) []ranked {
-	n := len(t.rows)
+	n, dim := len(t.rows), s.opts.Dim
 	sc.scores = grow(sc.scores, n)
-	workers := 1
-	if n >= parallelRows {
-		workers = min(s.opts.Workers, n/(parallelRows/2))
-	}
+	workers := scanWorkers(n, s.opts.Workers)
 	sc.heaps = growHeaps(sc.heaps, workers, k)
 	scan := func(w, lo, hi int) {
 		h := &sc.heaps[w]
-		s.scoreRuns(t, sc, lo, hi)
-		for r := lo; r < hi; r++ {
-			if sc.visible[t.rowSlot[r]] {
-				h.push(int32(r), sc.scores[r])
+		visibleRuns(t, sc, lo, hi, func(r, end int) {
+			vec.DotBatch(sc.query, t.vectors[r*dim:end*dim], dim, sc.scores[r:end])
+			for i := r; i < end; i++ {
+				h.push(int32(i), sc.scores[i])
 			}
-		}
+		})
 	}
 	parallel(workers, n, scan)
 	return mergeHeaps(sc.heaps[:workers], k)
 }
 
-// scoreRuns scores the runs of visible rows in [lo, hi) with the batch
-// kernel: a document's rows are contiguous, so runs are long.
-func (s *Store) scoreRuns(t *tenant, sc *scratch, lo, hi int) {
-	dim := s.opts.Dim
+// scanWorkers is how many goroutines scan n rows: one below
+// parallelRows, where a goroutine costs more than it saves.
+func scanWorkers(n, max int) int {
+	if n < parallelRows {
+		return 1
+	}
+	return min(max, n/(parallelRows/2))
+}
+
+// visibleRuns calls f for each run [r, end) of visible rows in [lo, hi),
+// so that the batch kernels score long contiguous blocks: a document's
+// rows are contiguous.
+func visibleRuns(t *tenant, sc *scratch, lo, hi int, f func(r, end int)) {
 	for r := lo; r < hi; {
 		if !sc.visible[t.rowSlot[r]] {
 			r++
@@ -134,7 +140,7 @@ func (s *Store) scoreRuns(t *tenant, sc *scratch, lo, hi int) {
 		for end < hi && sc.visible[t.rowSlot[end]] {
 			end++
 		}
-		vec.DotBatch(sc.query, t.vectors[r*dim:end*dim], dim, sc.scores[r:end])
+		f(r, end)
 		r = end
 	}
 }
@@ -146,28 +152,16 @@ func (s *Store) searchInt8(t *tenant, sc *scratch, k int) []ranked {
 	qscale := vec.QuantizeInt8Into(sc.qquery, sc.query)
 	sc.iscores = grow(sc.iscores, n)
 	cand := max(s.opts.Rescore, 10*k)
-	workers := 1
-	if n >= parallelRows {
-		workers = min(s.opts.Workers, n/(parallelRows/2))
-	}
+	workers := scanWorkers(n, s.opts.Workers)
 	sc.heaps = growHeaps(sc.heaps, workers, cand)
 	scan := func(w, lo, hi int) {
 		h := &sc.heaps[w]
-		for r := lo; r < hi; {
-			if !sc.visible[t.rowSlot[r]] {
-				r++
-				continue
-			}
-			end := r + 1
-			for end < hi && sc.visible[t.rowSlot[end]] {
-				end++
-			}
+		visibleRuns(t, sc, lo, hi, func(r, end int) {
 			vec.DotInt8Batch(sc.qquery, t.qvectors[r*dim:end*dim], dim, sc.iscores[r:end])
 			for i := r; i < end; i++ {
 				h.push(int32(i), float32(sc.iscores[i])*t.qscales[i]*qscale)
 			}
-			r = end
-		}
+		})
 	}
 	parallel(workers, n, scan)
 	candidates := mergeHeaps(sc.heaps[:workers], cand)
