@@ -1,6 +1,7 @@
 package rag
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -83,7 +84,7 @@ type DocumentInfo struct {
 // Info returns d's DocumentInfo with the given fingerprint and chunk count.
 func (d *Document) Info(fingerprint string, chunks int) DocumentInfo {
 	return DocumentInfo{ID: d.ID, Tenant: d.Tenant, ACL: d.ACL.Clone(), SourceURL: d.SourceURL, Title: d.Title,
-		UpdatedAt: d.UpdatedAt, Metadata: cloneMetadata(d.Metadata), Fingerprint: fingerprint, Chunks: chunks}
+		UpdatedAt: d.UpdatedAt, Metadata: maps.Clone(d.Metadata), Fingerprint: fingerprint, Chunks: chunks}
 }
 
 // Chunk is a piece of a document as stored: its text, where it sits in the
@@ -120,7 +121,7 @@ func (c *Chunk) ID() string { return c.DocID + "#" + strconv.Itoa(c.Index) }
 func (c Chunk) withInfo(info *DocumentInfo) Chunk {
 	c.DocID, c.Tenant = info.ID, info.Tenant
 	c.ACL, c.Title, c.SourceURL, c.UpdatedAt = info.ACL.Clone(), info.Title, info.SourceURL, info.UpdatedAt
-	c.Metadata = cloneMetadata(info.Metadata)
+	c.Metadata = maps.Clone(info.Metadata)
 	return c
 }
 
@@ -134,13 +135,9 @@ func WithInfo(info *DocumentInfo, chunks []Chunk) []Chunk {
 	return out
 }
 
-func cloneMetadata(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	c := make(map[string]string, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
+// Clone returns a copy of info that shares no slices or maps with it.
+func (info DocumentInfo) Clone() DocumentInfo {
+	info.ACL = info.ACL.Clone()
+	info.Metadata = maps.Clone(info.Metadata)
+	return info
 }

@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"sort"
@@ -129,7 +130,7 @@ func (s *Store) Replace(ctx context.Context, info rag.DocumentInfo, chunks []rag
 		return err
 	}
 	info.Chunks = len(chunks)
-	info.ACL = info.ACL.Clone()
+	info = info.Clone() // the caller keeps its maps and slices
 	// Normalise outside the lock.
 	vecs := make([]float32, len(chunks)*s.opts.Dim)
 	for i := range chunks {
@@ -254,7 +255,7 @@ func (s *Store) Update(ctx context.Context, info rag.DocumentInfo) error {
 		return rag.ErrNotFound
 	}
 	info.Chunks = d.info.Chunks
-	info.ACL = info.ACL.Clone()
+	info = info.Clone() // the caller keeps its maps and slices
 	titleChanged := info.Title != d.info.Title
 	d.info = info
 	if titleChanged {
@@ -305,19 +306,7 @@ func (s *Store) Document(ctx context.Context, tenantName, docID string) (rag.Doc
 	if d == nil {
 		return rag.DocumentInfo{}, rag.ErrNotFound
 	}
-	return copyInfo(d.info), nil
-}
-
-func copyInfo(info rag.DocumentInfo) rag.DocumentInfo {
-	c := info
-	c.ACL = info.ACL.Clone()
-	if info.Metadata != nil {
-		c.Metadata = make(map[string]string, len(info.Metadata))
-		for k, v := range info.Metadata {
-			c.Metadata[k] = v
-		}
-	}
-	return c
+	return d.info.Clone(), nil
 }
 
 // Documents implements rag.Store.
@@ -333,7 +322,7 @@ func (s *Store) Documents(ctx context.Context, tenantName string) ([]rag.Documen
 	defer t.mu.RUnlock()
 	out := make([]rag.DocumentInfo, 0, len(t.docs))
 	for _, d := range t.docs {
-		out = append(out, copyInfo(d.info))
+		out = append(out, d.info.Clone())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
@@ -368,7 +357,7 @@ func (s *Store) chunk(t *tenant, r int32) rag.Chunk {
 	c := rw.chunk
 	info := &rw.doc.info
 	c.ACL, c.Title, c.SourceURL, c.UpdatedAt = info.ACL.Clone(), info.Title, info.SourceURL, info.UpdatedAt
-	c.Metadata = copyInfo(rag.DocumentInfo{Metadata: info.Metadata}).Metadata
+	c.Metadata = maps.Clone(info.Metadata)
 	c.Headings = slices.Clone(c.Headings)
 	c.Vector = slices.Clone(t.vectors[int(r)*s.opts.Dim : int(r+1)*s.opts.Dim])
 	return c
