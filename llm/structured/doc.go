@@ -29,6 +29,16 @@
 // *OutputError (kind llm.KindInvalidOutput) that lists what was wrong with
 // each attempt and carries the raw text.
 //
+// A Decoder[T] is the validate-and-decode step on its own, for JSON that
+// arrives some other way (a model's tool arguments, a queue message). It
+// has a fast path that parses once, checks on the Go side the constraints
+// the type can check exactly, leaves the rest (patterns, formats, anything
+// unusual) to jsonschema/v6 on a reduced schema, and fills T without
+// encoding/json; any document it does not accept outright goes through
+// the reference path (the whole schema, then encoding/json), so results
+// and error messages are the same either way. BENCHMARKS.md has the
+// figures.
+//
 // CheckStrict checks any schema against OpenAI's strict subset, and
 // ExtractJSON and PartialParser are usable on their own for text that
 // holds JSON.

@@ -1,14 +1,11 @@
 package structured
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-
-	sjs "github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/keel-go/keel/llm"
 )
@@ -82,6 +79,7 @@ func (o Options) repairs() int {
 // is derived and compiled once. A Generator is safe for concurrent use.
 type Generator[T any] struct {
 	schema *Schema
+	dec    *Decoder[T]
 	opts   Options
 	// prompt is the instruction that carries the schema in ModeJSON and
 	// ModePrompt.
@@ -98,7 +96,7 @@ func New[T any](opts Options) (*Generator[T], error) {
 	if opts.Mode > ModePrompt {
 		return nil, fmt.Errorf("structured: unknown mode %v", opts.Mode)
 	}
-	return &Generator[T]{schema: s, opts: opts, prompt: schemaPrompt(s)}, nil
+	return &Generator[T]{schema: s, dec: newDecoder[T](s), opts: opts, prompt: schemaPrompt(s)}, nil
 }
 
 // MustNew is New for package-level Generators: it panics when T cannot be
@@ -236,6 +234,15 @@ func (g *Generator[T]) decodeResponse(resp *llm.Response, wrapped bool) (T, erro
 
 // decodeText extracts, unwraps, validates and decodes the JSON in text.
 func (g *Generator[T]) decodeText(text string, wrapped bool) (T, error) {
+	if !wrapped {
+		// Most answers are exactly the JSON (strict mode, JSON mode): try
+		// them as they are before looking for JSON in prose.
+		if t := strings.TrimSpace(text); t != "" && (t[0] == '{' || t[0] == '[') {
+			if v, ok := g.dec.decodeFast(t); ok {
+				return v, nil
+			}
+		}
+	}
 	var zero T
 	doc, err := ExtractJSON(text)
 	if err != nil {
@@ -246,20 +253,7 @@ func (g *Generator[T]) decodeText(text string, wrapped bool) (T, error) {
 			return zero, err
 		}
 	}
-	v, err := sjs.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
-		return zero, fmt.Errorf("the answer is not valid JSON: %w", err)
-	}
-	if err := g.schema.validateValue(v, bytes.Contains(doc, []byte("null"))); err != nil {
-		return zero, err
-	}
-	var out T
-	d := json.NewDecoder(bytes.NewReader(doc))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&out); err != nil {
-		return zero, fmt.Errorf("the JSON does not decode into the expected type: %w", err)
-	}
-	return out, nil
+	return g.dec.Decode(doc)
 }
 
 // unwrap returns the "value" of the strict form's wrapper object.

@@ -53,9 +53,13 @@ func (e *ValidationError) Error() string {
 // "absent") counts as absent. It returns a *ValidationError listing the
 // problems, or an error if doc is not JSON.
 func (s *Schema) Validate(doc []byte) error {
-	v, err := sjs.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
-		return fmt.Errorf("structured: not JSON: %w", err)
+	v, ok := parseTree(string(doc))
+	if !ok {
+		// The reference parser decides, and says what is wrong.
+		var err error
+		if v, err = sjs.UnmarshalJSON(bytes.NewReader(doc)); err != nil {
+			return fmt.Errorf("structured: not JSON: %w", err)
+		}
 	}
 	return s.validateValue(v, bytes.Contains(doc, []byte("null")))
 }
