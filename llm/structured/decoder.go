@@ -63,38 +63,51 @@ func (d *Decoder[T]) Schema() *Schema { return d.schema }
 // or an error wrapping encoding/json's when doc is not JSON or does not
 // fit T.
 func (d *Decoder[T]) Decode(doc []byte) (T, error) {
-	if out, ok := d.decodeFast(string(doc)); ok {
-		return out, nil
+	v, _, err := d.DecodeValue(doc)
+	return v, err
+}
+
+// DecodeValue is Decode that also returns the document as a generic
+// value (map[string]any, []any, string, json.Number, bool or nil; nulls
+// of optional properties removed), for rules that inspect the document
+// rather than the Go value, such as a tool policy's argument constraints.
+func (d *Decoder[T]) DecodeValue(doc []byte) (T, any, error) {
+	if out, tree, ok := d.decodeFast(string(doc)); ok {
+		return out, tree, nil
 	}
 	return d.decodeReference(doc)
 }
 
 // decodeFast tries the fast path on doc.
-func (d *Decoder[T]) decodeFast(doc string) (T, bool) {
+func (d *Decoder[T]) decodeFast(doc string) (T, any, bool) {
 	var out T
-	if d.fast == nil || !d.fast.decode(d.schema, doc, &out) {
-		var zero T
-		return zero, false
+	if d.fast == nil {
+		return out, nil, false
 	}
-	return out, true
+	tree, ok := d.fast.decode(d.schema, doc, &out)
+	if !ok {
+		var zero T
+		return zero, nil, false
+	}
+	return out, tree, true
 }
 
 // decodeReference decodes doc on the reference path.
-func (d *Decoder[T]) decodeReference(doc []byte) (T, error) {
+func (d *Decoder[T]) decodeReference(doc []byte) (T, any, error) {
 	var zero, out T
 	v, err := sjs.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
-		return zero, fmt.Errorf("the answer is not valid JSON: %w", err)
+		return zero, nil, fmt.Errorf("the answer is not valid JSON: %w", err)
 	}
 	if err := d.schema.validateValue(v, bytes.Contains(doc, []byte("null"))); err != nil {
-		return zero, err
+		return zero, nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&out); err != nil {
-		return zero, fmt.Errorf("the JSON does not decode into the expected type: %w", err)
+		return zero, nil, fmt.Errorf("the JSON does not decode into the expected type: %w", err)
 	}
-	return out, nil
+	return out, v, nil
 }
 
 // fastPathFor compiles the fast path of s for values of t, or returns nil
@@ -122,17 +135,18 @@ func (s *Schema) fastPathFor(t reflect.Type) *fastPath {
 }
 
 // decode tries the fast path for doc into out, reporting whether it
-// decided; out may be partly filled when it did not.
-func (f *fastPath) decode(s *Schema, doc string, out any) bool {
+// decided and returning the parsed document; out may be partly filled
+// when it did not decide.
+func (f *fastPath) decode(s *Schema, doc string, out any) (any, bool) {
 	v, ok := parseTree(doc)
 	if !ok {
-		return false
+		return nil, false
 	}
 	if len(s.nulls) > 0 && strings.Contains(doc, "null") {
 		s.nulls.dropOptionalNulls(v, s.tree, s.tree, 0)
 	}
 	if f.residual != nil && f.residual.Validate(v) != nil {
-		return false
+		return nil, false
 	}
-	return f.plan.fill(reflect.ValueOf(out).Elem(), v)
+	return v, f.plan.fill(reflect.ValueOf(out).Elem(), v)
 }

@@ -122,11 +122,11 @@ func TestDecoderMatchesReference(t *testing.T) {
 	}
 	for _, c := range fpCases {
 		t.Run(c.name, func(t *testing.T) {
-			fast, fastOK := d.decodeFast(c.doc)
+			fast, _, fastOK := d.decodeFast(c.doc)
 			if fastOK != c.fast {
 				t.Errorf("fast path decided = %v, want %v", fastOK, c.fast)
 			}
-			ref, refErr := d.decodeReference([]byte(c.doc))
+			ref, _, refErr := d.decodeReference([]byte(c.doc))
 			if fastOK {
 				if refErr != nil {
 					t.Fatalf("fast path accepted what the reference path rejects: %v", refErr)
@@ -161,8 +161,8 @@ func TestDecoderRecursive(t *testing.T) {
 		`{"name":"a","children":[{"name":"b","children":[{"nam":"c"}]}]}`,
 		`{"name":"a","children":[{"children":[]}]}`,
 	} {
-		fast, ok := d.decodeFast(doc)
-		ref, refErr := d.decodeReference([]byte(doc))
+		fast, _, ok := d.decodeFast(doc)
+		ref, _, refErr := d.decodeReference([]byte(doc))
 		if ok && (refErr != nil || !reflect.DeepEqual(fast, ref)) {
 			t.Errorf("%s: fast path accepted %+v, reference %+v, %v", doc, fast, ref, refErr)
 		}
@@ -254,15 +254,15 @@ func FuzzDecoderMatchesReference(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, doc string) {
-		fast, ok := d.decodeFast(doc)
+		fast, tree, ok := d.decodeFast(doc)
 		if !ok {
 			return
 		}
-		ref, err := d.decodeReference([]byte(doc))
+		ref, refTree, err := d.decodeReference([]byte(doc))
 		if err != nil {
 			t.Fatalf("fast path accepted %q, reference: %v", doc, err)
 		}
-		if !reflect.DeepEqual(fast, ref) {
+		if !reflect.DeepEqual(fast, ref) || !reflect.DeepEqual(tree, refTree) {
 			t.Fatalf("%q: fast %+v, reference %+v", doc, fast, ref)
 		}
 		var buf bytes.Buffer

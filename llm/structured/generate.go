@@ -238,7 +238,7 @@ func (g *Generator[T]) decodeText(text string, wrapped bool) (T, error) {
 		// Most answers are exactly the JSON (strict mode, JSON mode): try
 		// them as they are before looking for JSON in prose.
 		if t := strings.TrimSpace(text); t != "" && (t[0] == '{' || t[0] == '[') {
-			if v, ok := g.dec.decodeFast(t); ok {
+			if v, _, ok := g.dec.decodeFast(t); ok {
 				return v, nil
 			}
 		}

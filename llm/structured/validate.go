@@ -53,15 +53,27 @@ func (e *ValidationError) Error() string {
 // "absent") counts as absent. It returns a *ValidationError listing the
 // problems, or an error if doc is not JSON.
 func (s *Schema) Validate(doc []byte) error {
+	_, err := s.ValidateValue(doc)
+	return err
+}
+
+// ValidateValue is Validate that also returns the valid document as a
+// generic value (map[string]any, []any, string, json.Number, bool or nil;
+// nulls of optional properties removed), for callers that go on to read
+// it, such as a tool with a raw JSON Schema.
+func (s *Schema) ValidateValue(doc []byte) (any, error) {
 	v, ok := parseTree(string(doc))
 	if !ok {
 		// The reference parser decides, and says what is wrong.
 		var err error
 		if v, err = sjs.UnmarshalJSON(bytes.NewReader(doc)); err != nil {
-			return fmt.Errorf("structured: not JSON: %w", err)
+			return nil, fmt.Errorf("structured: not JSON: %w", err)
 		}
 	}
-	return s.validateValue(v, bytes.Contains(doc, []byte("null")))
+	if err := s.validateValue(v, bytes.Contains(doc, []byte("null"))); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // validateValue validates a value decoded by sjs.UnmarshalJSON; when the

@@ -1,0 +1,70 @@
+package tools
+
+import (
+	"context"
+	"slices"
+
+	"github.com/keel-go/keel/tools/audit"
+)
+
+// auditMiddleware writes the audit records of each call: proposed (with
+// the arguments as a keyed digest and a summary, or in full where the
+// application opted in), decided, approval and outcome. A sink error does
+// not stop the call: the outcome record carries it as far as it can, and
+// the application's sink is expected to alert.
+func auditMiddleware(cfg Config) Middleware {
+	full := func(tool string) bool {
+		return slices.Contains(cfg.AuditFullArgs, "*") || slices.Contains(cfg.AuditFullArgs, tool)
+	}
+	return func(next Handler) Handler {
+		return func(ctx context.Context, call *Call) *Result {
+			base := audit.Record{Tenant: call.Principal.Tenant, User: call.Principal.User, RequestID: call.RequestID,
+				CallID: call.ID, Tool: call.Name}
+			if t, ok := cfg.Registry.Get(call.Name); ok {
+				base.Risk = t.spec.Risk.String()
+			}
+			start := cfg.Now()
+			rec := base
+			rec.Event, rec.Time = audit.EventProposed, start
+			rec.SetArgs(cfg.AuditKey, call.Args, full(call.Name))
+			_ = cfg.Audit.Write(ctx, rec)
+
+			r := next(ctx, call)
+
+			if call.Decision != nil {
+				rec := base
+				rec.Event, rec.Time = audit.EventDecided, cfg.Now()
+				rec.Decision, rec.Rule = call.Decision.Effect.String(), call.Decision.Rule
+				if call.Decision.Reason != "" {
+					rec.Detail = map[string]string{"reason": call.Decision.Reason}
+				}
+				_ = cfg.Audit.Write(ctx, rec)
+			}
+			if call.Approver != "" || r.Pending != nil || (call.Approval != nil && r.Status == StatusDenied) {
+				rec := base
+				rec.Event, rec.Time = audit.EventApproval, cfg.Now()
+				rec.Approver = call.Approver
+				switch {
+				case r.Pending != nil:
+					rec.Decision = string(Pending)
+				case call.Approver != "":
+					rec.Decision = string(Approved)
+				default:
+					rec.Decision = "refused"
+				}
+				_ = cfg.Audit.Write(ctx, rec)
+			}
+			rec = base
+			rec.Event, rec.Time = audit.EventOutcome, cfg.Now()
+			rec.Outcome, rec.Duration = string(r.Status), rec.Time.Sub(start)
+			if call.Decision != nil {
+				rec.Rule = call.Decision.Rule
+			}
+			if r.Err != nil {
+				rec.Error = r.Err.Error()
+			}
+			_ = cfg.Audit.Write(ctx, rec)
+			return r
+		}
+	}
+}
