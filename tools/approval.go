@@ -3,7 +3,6 @@ package tools
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -106,12 +105,7 @@ func (a *Approval) check(binding string, now time.Time) error {
 // to any of them gives another binding.
 func BindingOf(call *Call) string {
 	h := sha256.New()
-	put := func(s string) {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
-		h.Write(n[:])
-		h.Write([]byte(s))
-	}
+	put := func(s string) { putString(h, s) }
 	put("keel/tools/approval/v1")
 	put(call.Name)
 	put(canonicalArgs(call))
