@@ -2,8 +2,11 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 
+	"github.com/keel-go/keel/llm/structured"
 	"github.com/keel-go/keel/tools/audit"
 )
 
@@ -61,10 +64,39 @@ func auditMiddleware(cfg Config) Middleware {
 				rec.Rule = call.Decision.Rule
 			}
 			if r.Err != nil {
-				rec.Error = r.Err.Error()
+				rec.Error = auditError(r, full(call.Name))
 			}
 			_ = cfg.Audit.Write(ctx, rec)
 			return r
 		}
 	}
+}
+
+// auditError is the error an outcome record carries: its first line
+// (no stack traces), and for invalid arguments only where they were
+// wrong, since validation messages quote the values, unless the
+// application opted in to full arguments.
+func auditError(r *Result, fullArgs bool) string {
+	msg := r.Err.Error()
+	var ve *structured.ValidationError
+	if r.Status == StatusInvalidArgs && !fullArgs {
+		if !errors.As(r.Err, &ve) {
+			return "invalid arguments: not JSON"
+		}
+		paths := make([]string, 0, len(ve.Problems))
+		for _, p := range ve.Problems {
+			path := p.Path
+			if path == "" {
+				path = "/"
+			}
+			if !slices.Contains(paths, path) {
+				paths = append(paths, path)
+			}
+		}
+		return "invalid arguments at " + strings.Join(paths, ", ")
+	}
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return msg
 }
