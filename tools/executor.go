@@ -35,17 +35,25 @@ type Config struct {
 	// named tools ("*" for all). By default records hold a keyed digest
 	// and a summary without values.
 	AuditFullArgs []string
-	// Middleware wraps the tool's run, inside the policy: guards and
-	// telemetry see only calls that were allowed, with decoded arguments.
+	// Observe wraps every call, outside all the stages (telemetry, see
+	// Telemetry): it sees refused and invalid calls too.
+	Observe []Middleware
+	// Middleware wraps the tool's run, inside the policy: guards see only
+	// calls that were allowed, with decoded arguments.
 	Middleware []Middleware
+	// TimeoutRetries is how many more times a call that timed out is run
+	// when its tool is idempotent (Spec.Idempotent): 0 means once more, a
+	// negative value never. Other tools are never retried.
+	TimeoutRetries int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
 // Executor runs proposed tool calls through a fixed order of stages:
 //
-//	audit → resolve and validate arguments → policy and approval →
-//	Config.Middleware → the tool (timeout, panic recovery, result cap)
+//	Config.Observe → audit → resolve and validate arguments →
+//	policy and approval → Config.Middleware →
+//	the tool (timeout, retry of idempotent tools, panic recovery, result cap)
 //
 // so that nothing runs because a model asked: it runs because the policy
 // allowed it for this principal, with these arguments, in this context.
@@ -69,14 +77,20 @@ func NewExecutor(cfg Config) (*Executor, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	switch {
+	case cfg.TimeoutRetries == 0:
+		cfg.TimeoutRetries = 1
+	case cfg.TimeoutRetries < 0:
+		cfg.TimeoutRetries = 0
+	}
 	e := &Executor{cfg: cfg}
-	var mws []Middleware
+	mws := append([]Middleware(nil), cfg.Observe...)
 	if cfg.Audit != nil {
 		mws = append(mws, auditMiddleware(cfg))
 	}
 	mws = append(mws, e.validate, e.enforce)
 	mws = append(mws, cfg.Middleware...)
-	e.handler = Chain(e.invoke, mws...)
+	e.handler = Chain(e.retryTimeouts(e.invoke), mws...)
 	return e, nil
 }
 
