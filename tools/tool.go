@@ -43,7 +43,8 @@ type Spec struct {
 	Name string
 	// Description tells the model what the tool does and when to use it.
 	Description string
-	// Risk is the tool's risk level; policies and safe mode read it.
+	// Risk is the tool's risk level; policies and safe mode read it. A
+	// tool that declares none is RiskExternal, the strictest.
 	Risk Risk
 	// Timeout bounds one call; 0 means DefaultTimeout.
 	Timeout time.Duration
@@ -62,8 +63,12 @@ func (s *Spec) normalize() error {
 	if !toolNamePattern.MatchString(s.Name) {
 		return fmt.Errorf("tools: tool name %q: use 1 to 64 letters, digits, _ or -", s.Name)
 	}
-	if _, err := policy.ParseRisk(s.Risk.String()); err != nil {
-		return fmt.Errorf("tools: tool %s: %w", s.Name, err)
+	switch {
+	case s.Risk == 0:
+		// Undeclared: the strictest level, as the policy treats it.
+		s.Risk = RiskExternal
+	case s.Risk < RiskRead || s.Risk > RiskExternal:
+		return fmt.Errorf("tools: tool %s: unknown risk level %d", s.Name, int(s.Risk))
 	}
 	if s.Timeout < 0 || s.MaxResultBytes < 0 {
 		return fmt.Errorf("tools: tool %s: negative timeout or result cap", s.Name)
