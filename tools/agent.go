@@ -262,7 +262,11 @@ func (a *Agent) runStep(ctx context.Context, r *run, out *Run) (reason string, p
 		return "", true, true
 	}
 	for _, s := range r.step {
-		r.req.Messages = append(r.req.Messages, llm.ToolResult(s.call.ID, s.result.Content))
+		m := llm.ToolResult(s.call.ID, s.result.Content)
+		// Name the source, as for any untrusted part, so guards and
+		// audits can tell which tool's output is in the conversation.
+		m.Parts[0].Source = "tool:" + s.call.Name
+		r.req.Messages = append(r.req.Messages, m)
 	}
 	r.step = r.step[:0]
 	switch {

@@ -43,17 +43,21 @@ func auditMiddleware(cfg Config) Middleware {
 				}
 				_ = cfg.Audit.Write(ctx, rec)
 			}
-			if call.Approver != "" || r.Pending != nil || (call.Approval != nil && r.Status == StatusDenied) {
+			if call.answer != nil || r.Pending != nil {
+				// Every answer is recorded with who gave it, a rejection
+				// or a refused (expired, mismatched) approval as much as
+				// a granted one.
 				rec := base
 				rec.Event, rec.Time = audit.EventApproval, cfg.Now()
-				rec.Approver = call.Approver
 				switch {
 				case r.Pending != nil:
 					rec.Decision = string(Pending)
-				case call.Approver != "":
-					rec.Decision = string(Approved)
+				case call.approved:
+					rec.Decision, rec.Approver = string(Approved), call.Approver
+				case call.answer.Status == Rejected:
+					rec.Decision, rec.Approver = string(Rejected), call.answer.Approver
 				default:
-					rec.Decision = "refused"
+					rec.Decision, rec.Approver = "refused", call.answer.Approver
 				}
 				_ = cfg.Audit.Write(ctx, rec)
 			}

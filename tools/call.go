@@ -44,6 +44,12 @@ type Call struct {
 	Decision *policy.Decision
 	// Approver names who approved the call, when one did.
 	Approver string
+
+	// answer is the approval the approval stage checked (the one carried
+	// by the call or the Approver's), and approved whether it let the
+	// call run: the audit records every answer, a refusal included.
+	answer   *Approval
+	approved bool
 }
 
 // Status says how a call ended.

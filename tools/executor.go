@@ -180,10 +180,11 @@ func (e *Executor) approve(ctx context.Context, call *Call, next Handler) *Resul
 		}
 		a = &got
 	}
+	call.answer = a
 	if err := a.check(binding, e.cfg.Now()); err != nil {
 		return errorResult(call, StatusDenied, "The call was not approved, so it did not run. Do not retry it.", err)
 	}
-	call.Approver = a.Approver
+	call.Approver, call.approved = a.Approver, true
 	return next(ctx, call)
 }
 
@@ -231,6 +232,11 @@ func (e *Executor) invoke(ctx context.Context, call *Call) *Result {
 	case o.err != nil:
 		if errors.Is(o.err, context.DeadlineExceeded) {
 			return errorResult(call, StatusTimeout, fmt.Sprintf("The tool did not answer within %v.", t.spec.Timeout), o.err)
+		}
+		if errors.Is(o.err, context.Canceled) && ctx.Err() != nil {
+			// A tool that returns as soon as its context is canceled
+			// ends the same way as one the select above gave up on.
+			return errorResult(call, StatusCanceled, "The call was canceled.", o.err)
 		}
 		return errorResult(call, StatusFailed, "The tool failed: "+o.err.Error(), o.err)
 	}

@@ -98,7 +98,8 @@ func stateMAC(key, raw []byte) []byte {
 // Resume continues a paused run from its saved state with the answers to
 // its pending approvals (matched to calls by their Binding). State whose
 // MAC does not verify is refused with ErrStateTampered before anything
-// else is read; every waiting call must have an answer. The calls are
+// else is read; every waiting call must have an answer bound to it, or
+// Resume fails with ErrApprovalMismatch and nothing runs. The calls are
 // decided again by the policy, and each approval must be bound to its
 // exact call and unexpired, or the call is refused (the model is told).
 func (a *Agent) Resume(ctx context.Context, state []byte, approvals ...Approval) (*Run, error) {
@@ -148,7 +149,10 @@ func (a *Agent) Resume(ctx context.Context, state []byte, approvals ...Approval)
 			ap, ok := byBinding[BindingOf(c)]
 			c.Generic = nil
 			if !ok {
-				return nil, fmt.Errorf("tools: no approval given for the waiting call %s (%s)", c.ID, c.Name)
+				// An approval bound to another principal, other arguments
+				// or another conversation lands here too: it names no
+				// waiting call.
+				return nil, fmt.Errorf("%w: no approval given for the waiting call %s (%s)", ErrApprovalMismatch, c.ID, c.Name)
 			}
 			c.Approval = ap
 		}
