@@ -691,7 +691,7 @@ func TestToolDefinitionErrors(t *testing.T) {
 			return tools.New(tools.Spec{Name: "send email", Risk: tools.RiskRead}, ok)
 		}},
 		{"empty name", func() (*tools.Tool, error) { return tools.New(tools.Spec{Risk: tools.RiskRead}, ok) }},
-		{"no risk", func() (*tools.Tool, error) { return tools.New(tools.Spec{Name: "t"}, ok) }},
+		{"unknown risk", func() (*tools.Tool, error) { return tools.New(tools.Spec{Name: "t", Risk: tools.RiskExternal + 1}, ok) }},
 		{"negative timeout", func() (*tools.Tool, error) {
 			return tools.New(tools.Spec{Name: "t", Risk: tools.RiskRead, Timeout: -time.Second}, ok)
 		}},
@@ -714,6 +714,10 @@ func TestToolDefinitionErrors(t *testing.T) {
 				t.Errorf("got %v, %v; want an error", tool, err)
 			}
 		})
+	}
+	// A tool that declares no risk is treated as the riskiest.
+	if tool, err := tools.New(tools.Spec{Name: "undeclared"}, ok); err != nil || tool.Spec().Risk != tools.RiskExternal {
+		t.Errorf("undeclared risk: got %v, %v; want RiskExternal", tool, err)
 	}
 	lookup := mustTool(t)(tools.New(tools.Spec{Name: "lookup_order", Risk: tools.RiskRead}, ok))
 	if _, err := tools.NewRegistry(lookup, lookup); err == nil {
