@@ -1,7 +1,9 @@
 package tools
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -72,6 +74,9 @@ type Agent struct {
 func NewAgent(cfg AgentConfig) (*Agent, error) {
 	if cfg.Model == nil || cfg.Executor == nil {
 		return nil, errors.New("tools: AgentConfig needs a Model and an Executor")
+	}
+	if len(cfg.StateKey) > 0 && len(cfg.StateKey) < minStateKey {
+		return nil, fmt.Errorf("tools: AgentConfig.StateKey must be at least %d bytes", minStateKey)
 	}
 	cfg.Limits = cfg.Limits.withDefaults()
 	if cfg.Taint == nil {
@@ -209,7 +214,7 @@ func (a *Agent) loop(ctx context.Context, r *run, out *Run) (*Run, error) {
 		conv := ConversationDigest(r.req.Messages)
 		r.step = r.step[:0]
 		for _, tc := range resp.Message.ToolCalls {
-			key := tc.Name + "\x00" + tc.Arguments
+			key := tc.Name + "\x00" + compactJSON(tc.Arguments)
 			r.seen[key]++
 			if r.seen[key] > lim.MaxRepeats {
 				return finish(RunStopped, StopLoop, nil)
@@ -299,3 +304,17 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 }
 
 type requestIDKey struct{}
+
+// minStateKey is the shortest StateKey accepted: a MAC key needs the
+// entropy of a random 128-bit value.
+const minStateKey = 16
+
+// compactJSON is s without insignificant whitespace when it is JSON, so
+// the same call spaced differently still counts as a repeat.
+func compactJSON(s string) string {
+	var b bytes.Buffer
+	if json.Compact(&b, []byte(s)) != nil {
+		return s
+	}
+	return b.String()
+}

@@ -84,6 +84,9 @@ type Result struct {
 	Truncated bool
 	// Duration is how long the call took through the Executor.
 	Duration time.Duration
+	// Decision is the policy's decision, once one was made (calls that
+	// fail validation never reach the policy).
+	Decision *policy.Decision
 	// Pending is the approval request when Status is StatusPending.
 	Pending *ApprovalRequest
 	// Halt asks the agent loop to stop after this step (a policy may

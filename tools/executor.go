@@ -100,12 +100,35 @@ func (e *Executor) Registry() *Registry { return e.cfg.Registry }
 // Execute runs call through the stages and returns its result, never nil.
 func (e *Executor) Execute(ctx context.Context, call *Call) *Result {
 	start := e.cfg.Now()
+	ctx = ContextWithPrincipal(ctx, call.Principal)
 	r := e.handler(ctx, call)
 	if r == nil {
 		r = errorResult(call, StatusFailed, "The tool layer returned no result.", errors.New("tools: a middleware returned a nil result"))
 	}
 	r.Duration = e.cfg.Now().Sub(start)
+	if r.Decision == nil && call.Decision != nil {
+		d := *call.Decision
+		r.Decision = &d
+	}
 	return r
+}
+
+type principalKey struct{}
+
+// PrincipalFrom returns the principal a tool function runs for: the
+// Executor puts the call's principal on the context it passes down, so a
+// tool can check, for example, that a record belongs to the caller's
+// tenant (defence in depth behind the policy). ok is false outside a call.
+func PrincipalFrom(ctx context.Context) (p llm.Principal, ok bool) {
+	p, ok = ctx.Value(principalKey{}).(llm.Principal)
+	return p, ok
+}
+
+// ContextWithPrincipal returns ctx carrying p as PrincipalFrom reads it;
+// the Executor uses it for every call, and tests of tool functions can
+// too.
+func ContextWithPrincipal(ctx context.Context, p llm.Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
 }
 
 // validate resolves the tool and decodes the arguments; a failure goes

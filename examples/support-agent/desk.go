@@ -224,19 +224,6 @@ func newRegistry(d *desk) (*tools.Registry, error) {
 	return tools.NewRegistry(search, update, send)
 }
 
-// The tool functions need to know who they run for, and the Executor
-// gives them only their arguments. withPrincipal, an Executor middleware
-// (it runs after the policy, so only for allowed calls), puts the call's
-// principal in the context.
-type principalKey struct{}
-
-func withPrincipal(next tools.Handler) tools.Handler {
-	return func(ctx context.Context, call *tools.Call) *tools.Result {
-		return next(context.WithValue(ctx, principalKey{}, call.Principal), call)
-	}
-}
-
-func principalFrom(ctx context.Context) (llm.Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(llm.Principal)
-	return p, ok
-}
+// principalFrom is who a tool function runs for, as the Executor puts it
+// on the context.
+func principalFrom(ctx context.Context) (llm.Principal, bool) { return tools.PrincipalFrom(ctx) }

@@ -224,8 +224,7 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 	}()
 
 	approver := newTerminalApprover(opts.in, w, opts.interactive, opts.approver, opts.now)
-	decided := &decisions{byCall: map[string]audit.Record{}}
-	exec, err := newExecutor(opts.desk, approver, audit.Multi(log, decided), argsKey, opts.now)
+	exec, err := newExecutor(opts.desk, approver, log, argsKey, opts.now)
 	if err != nil {
 		return err
 	}
@@ -246,7 +245,7 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 		Messages:        []llm.Message{llm.SystemMessage(systemPrompt), llm.UserText(task)},
 	})
 	if res != nil {
-		report(w, res, decided, approver, opts.desk)
+		report(w, res, approver, opts.desk)
 	}
 
 	// Close writes the last checkpoint; then the whole log is read back
@@ -264,7 +263,7 @@ func run(ctx context.Context, w io.Writer, opts options) (err error) {
 
 // newExecutor wires the desk's tools to the embedded policy, the approver
 // and the audit sink. Tool functions learn their principal from
-// withPrincipal, which runs after the policy.
+// tools.PrincipalFrom.
 func newExecutor(d *desk, approver tools.Approver, sink audit.Sink, argsKey []byte, now func() time.Time) (*tools.Executor, error) {
 	pol, err := policy.ParseYAML(policyYAML)
 	if err != nil {
@@ -275,19 +274,18 @@ func newExecutor(d *desk, approver tools.Approver, sink audit.Sink, argsKey []by
 		return nil, err
 	}
 	return tools.NewExecutor(tools.Config{
-		Registry:   reg,
-		Policy:     pol,
-		Approver:   approver,
-		Audit:      sink,
-		AuditKey:   argsKey,
-		Middleware: []tools.Middleware{withPrincipal},
-		Now:        now,
+		Registry: reg,
+		Policy:   pol,
+		Approver: approver,
+		Audit:    sink,
+		AuditKey: argsKey,
+		Now:      now,
 	})
 }
 
 // report prints each tool call with its status, the rule that decided it
 // and the approver's answer, then the answer and the desk's state.
-func report(w io.Writer, res *tools.Run, decided *decisions, approver *terminalApprover, d *desk) {
+func report(w io.Writer, res *tools.Run, approver *terminalApprover, d *desk) {
 	args := map[string]string{}
 	for _, m := range res.Messages {
 		for _, c := range m.ToolCalls {
@@ -298,10 +296,10 @@ func report(w io.Writer, res *tools.Run, decided *decisions, approver *terminalA
 	for i, r := range res.Results {
 		fmt.Fprintf(w, "%2d. %s  %s\n", i+1, r.Name, oneLineArgs([]byte(args[r.CallID])))
 		line := "    -> " + string(r.Status)
-		if rec, ok := decided.get(r.CallID); ok {
-			line += fmt.Sprintf(" | policy: %s, rule %q", rec.Decision, rec.Rule)
-			if r.Status != tools.StatusOK && rec.Detail["reason"] != "" {
-				line += " (" + strings.TrimSuffix(rec.Detail["reason"], ".") + ")"
+		if d := r.Decision; d != nil {
+			line += fmt.Sprintf(" | policy: %s, rule %q", d.Effect, d.Rule)
+			if r.Status != tools.StatusOK && d.Reason != "" {
+				line += " (" + strings.TrimSuffix(d.Reason, ".") + ")"
 			}
 		}
 		if a, ok := approver.answer(r.CallID); ok {
@@ -391,32 +389,6 @@ func (c *checkpoints) last() (audit.Checkpoint, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.cp, c.got
-}
-
-// decisions is an audit sink that keeps each call's "decided" record, so
-// the report can say which rule decided a call: a tools.Result carries the
-// outcome but not the decision.
-type decisions struct {
-	mu     sync.Mutex
-	byCall map[string]audit.Record
-}
-
-// Write implements audit.Sink.
-func (d *decisions) Write(_ context.Context, r audit.Record) error {
-	if r.Event != audit.EventDecided {
-		return nil
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.byCall[r.CallID] = r
-	return nil
-}
-
-func (d *decisions) get(callID string) (audit.Record, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	r, ok := d.byCall[callID]
-	return r, ok
 }
 
 // requestID returns a random id for the run, which the agent puts on

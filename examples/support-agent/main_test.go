@@ -418,7 +418,7 @@ func TestSearchStaysInTenant(t *testing.T) {
 		{"acme", searchArgs{Query: "initech admin"}, nil},
 		{"initech", searchArgs{Query: "invoice"}, nil},
 	} {
-		ctx := context.WithValue(context.Background(), principalKey{}, llm.Principal{Tenant: c.tenant})
+		ctx := tools.ContextWithPrincipal(context.Background(), llm.Principal{Tenant: c.tenant})
 		res, err := d.search(ctx, c.args)
 		if err != nil {
 			t.Fatal(err)
