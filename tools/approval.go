@@ -81,6 +81,7 @@ var (
 	ErrApprovalMismatch = errors.New("tools: the approval is for a different call (tool, arguments, principal or conversation changed)")
 	ErrApprovalExpired  = errors.New("tools: the approval has expired")
 	ErrApprovalRejected = errors.New("tools: the approver rejected the call")
+	ErrApprovalUsed     = errors.New("tools: the approval was already used")
 )
 
 // check reports whether a lets the call bound to binding run at now.

@@ -507,6 +507,27 @@ func TestResumeReplayAfterExpiry(t *testing.T) {
 	}
 }
 
+// TestResumeReplayWithinValidity resumes saved state twice with one
+// unexpired approval: the approval is single-use, so the second resume is
+// refused and the refund runs once.
+func TestResumeReplayWithinValidity(t *testing.T) {
+	p := pauseRefund(t, llmtest.Reply("Refunded."), llmtest.Reply("Could not refund."))
+	a := p.approval(time.Hour)
+	if run, err := p.agent.Resume(t.Context(), p.run.State, a); err != nil || run.Results[0].Status != tools.StatusOK {
+		t.Fatalf("first resume: %v, %v", run, err)
+	}
+	run, err := p.agent.Resume(t.Context(), p.run.State, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := run.Results[0]; r.Status != tools.StatusDenied || !errors.Is(r.Err, tools.ErrApprovalUsed) {
+		t.Errorf("replay: %s %v; want denied, ErrApprovalUsed", r.Status, r.Err)
+	}
+	if p.tally.count("refund") != 1 {
+		t.Errorf("the refund ran %d times", p.tally.count("refund"))
+	}
+}
+
 // TestResumeBadState gives Resume state that is not saved state at all:
 // each gets an error, nothing panics, nothing runs.
 func TestResumeBadState(t *testing.T) {

@@ -22,6 +22,9 @@ type Config struct {
 	// Approver answers calls the policy sends for approval; without one
 	// those calls are refused.
 	Approver Approver
+	// Ledger makes each approval single-use; nil means a new
+	// NewMemoryLedger for this Executor.
+	Ledger ApprovalLedger
 	// SafeMode, when active, makes the policy refuse tools above its
 	// safe-mode risk level.
 	SafeMode *llm.SafeMode
@@ -76,6 +79,9 @@ func NewExecutor(cfg Config) (*Executor, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Ledger == nil {
+		cfg.Ledger = NewMemoryLedger()
 	}
 	switch {
 	case cfg.TimeoutRetries == 0:
@@ -205,6 +211,12 @@ func (e *Executor) approve(ctx context.Context, call *Call, next Handler) *Resul
 	}
 	call.answer = a
 	if err := a.check(binding, e.cfg.Now()); err != nil {
+		return errorResult(call, StatusDenied, "The call was not approved, so it did not run. Do not retry it.", err)
+	}
+	if fresh, err := e.cfg.Ledger.Use(ctx, binding, a.ExpiresAt); err != nil || !fresh {
+		if err == nil {
+			err = ErrApprovalUsed
+		}
 		return errorResult(call, StatusDenied, "The call was not approved, so it did not run. Do not retry it.", err)
 	}
 	call.Approver, call.approved = a.Approver, true
