@@ -81,7 +81,7 @@ func NewExecutor(cfg Config) (*Executor, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Ledger == nil {
-		cfg.Ledger = NewMemoryLedger()
+		cfg.Ledger = newMemoryLedger(cfg.Now)
 	}
 	switch {
 	case cfg.TimeoutRetries == 0:

@@ -20,8 +20,12 @@ type ApprovalLedger interface {
 // NewMemoryLedger returns an ApprovalLedger kept in memory, which forgets
 // approvals once they expire (they could not be used anyway). It is safe
 // for concurrent use.
-func NewMemoryLedger() ApprovalLedger {
-	return &memoryLedger{used: map[string]time.Time{}, now: time.Now}
+func NewMemoryLedger() ApprovalLedger { return newMemoryLedger(time.Now) }
+
+// newMemoryLedger returns a memory ledger on the clock now, which must be
+// the clock approvals' expiry times are read on.
+func newMemoryLedger(now func() time.Time) *memoryLedger {
+	return &memoryLedger{used: map[string]time.Time{}, now: now}
 }
 
 type memoryLedger struct {

@@ -37,6 +37,8 @@ type fastPath struct {
 	// residual is the schema left to check after the plan; nil when the
 	// plan enforces everything.
 	residual *sjs.Schema
+	// unmarshalsJSON says the plan calls a json.Unmarshaler somewhere.
+	unmarshalsJSON bool
 }
 
 // NewDecoder derives and compiles the schema of T (see SchemaOf) and
@@ -99,6 +101,9 @@ func (d *Decoder[T]) decodeReference(doc []byte) (T, any, error) {
 	if err != nil {
 		return zero, nil, fmt.Errorf("the answer is not valid JSON: %w", err)
 	}
+	if dup := findDuplicateKey(doc); dup != nil {
+		return zero, nil, dup
+	}
 	if err := d.schema.validateValue(v, bytes.Contains(doc, []byte("null"))); err != nil {
 		return zero, nil, err
 	}
@@ -120,7 +125,7 @@ func (s *Schema) fastPathFor(t reflect.Type) *fastPath {
 	if !ok {
 		return nil
 	}
-	f := &fastPath{plan: plan}
+	f := &fastPath{plan: plan, unmarshalsJSON: plan.reaches(fillJSON, map[*fillNode]bool{})}
 	if len(res.keys) == 0 {
 		return f
 	}
@@ -138,6 +143,13 @@ func (s *Schema) fastPathFor(t reflect.Type) *fastPath {
 // decided and returning the parsed document; out may be partly filled
 // when it did not decide.
 func (f *fastPath) decode(s *Schema, doc string, out any) (any, bool) {
+	if f.unmarshalsJSON && strings.IndexByte(doc, '\\') >= 0 {
+		// encoding/json hands an UnmarshalJSON method the raw bytes,
+		// escapes included (time.Time refuses "\u002B"), and the fast
+		// path only has the decoded string: let the reference path
+		// decide.
+		return nil, false
+	}
 	v, ok := parseTree(doc)
 	if !ok {
 		return nil, false

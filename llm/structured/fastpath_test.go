@@ -66,7 +66,11 @@ var fpCases = []struct {
 		`"owner":{"name":"Ana","email":"a@example.com"},"watchers":[{"name":"Bo"}],"due":"2026-11-27T10:00:00Z","level":"HIGH",` +
 		`"note":"ok","extra":{"k":"v"},"done":true}`, true},
 	{"optional nulls", `{"id":"T-1","priority":2,"score":0.5,"small":null,"count":null,"state":"open","tags":null,"labels":null,"owner":null,"watchers":null,"due":null,"level":null,"note":null,"extra":null,"done":false}`, true},
-	{"escapes", `{"id":"T-1","priority":2,"score":0.5,"state":"open","done":false,"note":"a\"b\\c\u00e9\ud83d\ude00\n"}`, true},
+	// fpTicket has a time.Time, whose UnmarshalJSON sees raw bytes with
+	// their escapes: documents with escapes go to the reference path.
+	{"escapes", `{"id":"T-1","priority":2,"score":0.5,"state":"open","done":false,"note":"a\"b\\c\u00e9\ud83d\ude00\n"}`, false},
+	{"escaped date-time", `{"id":"T-1","priority":2,"score":0.5,"state":"open","done":false,"due":"2026-03-14T08:30:00\u002B01:00"}`, false},
+	{"duplicate nested key", `{"id":"T-1","priority":2,"score":0.5,"state":"open","done":false,"owner":{"name":"a"},"owner":{"name":"b","email":"x@example.com"}}`, false},
 	{"whitespace", " \n{ \"id\" : \"T-1\" , \"priority\" : 3 , \"score\" : 1e-3 , \"state\" : \"open\" , \"done\" : true }\t", true},
 	{"empty containers", `{"id":"T-1","priority":2,"score":0.5,"state":"open","done":false,"tags":[],"labels":{},"watchers":[]}`, true},
 	{"unicode lengths", `{"id":"T-1","priority":2,"score":0.5,"state":"open","done":false,"owner":{"name":"ééééé"}}`, true},
@@ -146,6 +150,32 @@ func TestDecoderMatchesReference(t *testing.T) {
 				t.Fatalf("case marked valid, but the reference path rejects it: %v", refErr)
 			}
 		})
+	}
+}
+
+// TestDecoderDuplicateKeys: a repeated key is refused on both paths,
+// because encoding/json would merge the copies into the struct while
+// jsonschema/v6 validated only the last.
+func TestDecoderDuplicateKeys(t *testing.T) {
+	d, err := NewDecoder[fpTicket](SchemaOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range []string{
+		`{"id":"T-1","priority":2,"score":0.5,"state":"open","done":false,"owner":{"name":"abcdefgh"},"owner":{"name":"b"}}`,
+		"{\"id\":\"T-1\",\"priority\":2,\"score\":0.5,\"state\":\"open\",\"done\":false,\"note\":\"\xff\",\"watchers\":[{\"name\":\"a\",\"name\":\"abcdefgh\"}]}",
+	} {
+		_, err := d.Decode([]byte(doc))
+		var dup *DuplicateKeyError
+		if !errors.As(err, &dup) {
+			t.Errorf("%s: error %v, want a *DuplicateKeyError", doc, err)
+		}
+	}
+	s := d.Schema()
+	if _, err := s.ValidateValue([]byte(`{"a":{"b":1,"b":2}}`)); err == nil {
+		t.Error("ValidateValue accepted a repeated key")
+	} else if dup := new(DuplicateKeyError); !errors.As(err, &dup) || dup.Path != "/a" || dup.Key != "b" {
+		t.Errorf("ValidateValue: %v", err)
 	}
 }
 

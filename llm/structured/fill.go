@@ -298,3 +298,20 @@ func (n *fillNode) jsonTypes() []string {
 	}
 	return nil
 }
+
+// reaches reports whether the plan from n has a node of kind k.
+func (n *fillNode) reaches(k fillKind, seen map[*fillNode]bool) bool {
+	if n == nil || seen[n] {
+		return false
+	}
+	seen[n] = true
+	if n.kind == k || n.elem.reaches(k, seen) {
+		return true
+	}
+	for _, f := range n.fields {
+		if f.node.reaches(k, seen) {
+			return true
+		}
+	}
+	return false
+}

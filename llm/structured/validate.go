@@ -51,7 +51,8 @@ func (e *ValidationError) Error() string {
 // Validate checks the JSON document doc against the original schema. A
 // null given for an optional property (which is how the strict form says
 // "absent") counts as absent. It returns a *ValidationError listing the
-// problems, or an error if doc is not JSON.
+// problems, a *DuplicateKeyError if an object repeats a key, or an error
+// if doc is not JSON.
 func (s *Schema) Validate(doc []byte) error {
 	_, err := s.ValidateValue(doc)
 	return err
@@ -68,6 +69,9 @@ func (s *Schema) ValidateValue(doc []byte) (any, error) {
 		var err error
 		if v, err = sjs.UnmarshalJSON(bytes.NewReader(doc)); err != nil {
 			return nil, fmt.Errorf("structured: not JSON: %w", err)
+		}
+		if dup := findDuplicateKey(doc); dup != nil {
+			return nil, dup
 		}
 	}
 	if err := s.validateValue(v, bytes.Contains(doc, []byte("null"))); err != nil {
