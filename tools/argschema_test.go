@@ -1291,20 +1291,44 @@ func argStrictUnmarshal(data []byte, v any) error {
 	return nil
 }
 
-// duplicateKeyBug describes how a repeated key gets a value past
-// validation; FuzzDecodeArgs refers to it too.
-const duplicateKeyBug = "an object key given twice is validated as its last value only (jsonschema/v6 keeps the last), " +
-	"and the generic value policies read holds only that one, but the typed value comes from encoding/json, " +
-	"which decodes both objects into the same struct field in turn: properties of the first, never validated, " +
-	"survive in what the tool's function receives (the fast path refuses duplicate keys and hands them to the reference path, " +
-	"which has the problem)"
-
-// escapedTimeBug describes how the two paths of the decoder disagree on
-// escaped date-times; FuzzDecodeArgs refers to it too.
-const escapedTimeBug = "a date-time written with a JSON escape (\\u002B for +) is valid, and the fast path decodes it " +
-	"(it unescapes the string first), but the reference path gives the raw bytes to time.Time.UnmarshalJSON, which does not unescape " +
-	"(go.dev/issue/47353) and refuses it; so the same value is accepted or refused depending on whether anything else in the call " +
-	"sends it to the reference path, against the Decoder's promise that both paths decide alike"
+// TestToolArgsFixedGaps keeps the cases that were bugs: a repeated key is
+// refused (it once let a value the schema never saw reach the tool, and
+// hid it from the policy), and an escaped date-time is decided the same
+// way whichever path the decoder takes (time.Time.UnmarshalJSON reads raw
+// bytes and refuses escapes, go.dev/issue/47353, so both refuse it).
+func TestToolArgsFixedGaps(t *testing.T) {
+	flight := defineArgTool[flightBookingArgs](t, "book_flight", "Book a flight.", tools.RiskExternal)
+	search := defineArgTool[productSearchArgs](t, "search_products", "Search the product catalogue.", tools.RiskRead)
+	transfer := defineArgTool[transferArgs](t, "transfer_funds", "Transfer money to another account.", tools.RiskExternal)
+	for _, c := range []struct {
+		name string
+		tool *tools.Tool
+		args string
+	}{
+		{"duplicate key hides a nested value", search, `{"query":"x","filters":{"min_rating":99},"filters":{}}`},
+		{"duplicate key hides a nested object", transfer, `{"from_account":"12345678","to_iban":"DE89370400440532013000","amount":5,"currency":"EUR",` +
+			`"beneficiary":{"name":"X","address":{"line1":"l","city":"c","postal_code":"p","country":"not a country code"}},` +
+			`"beneficiary":{"name":"X"}}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var dup *structured.DuplicateKeyError
+			if _, _, err := c.tool.DecodeArgs([]byte(c.args)); !errors.As(err, &dup) {
+				t.Errorf("DecodeArgs: %v, want a *structured.DuplicateKeyError", err)
+			}
+			if err := c.tool.Schema().Validate([]byte(c.args)); !errors.As(err, &dup) {
+				t.Errorf("Validate: %v, want a *structured.DuplicateKeyError", err)
+			}
+		})
+	}
+	escaped := `{"origin":"SFO","destination":"JFK","departure":"2026-03-14T08:30:00\u002B01:00","cabin_class":"economy",` +
+		`"passengers":[{"first_name":"Ada","last_name":"Lovelace","type":"adult"}]}`
+	viaReference := strings.Replace(escaped, `"Ada"`, "\"Ada\xff\"", 1)
+	for _, args := range []string{escaped, viaReference} {
+		if v, _, err := flight.DecodeArgs([]byte(args)); err == nil {
+			t.Errorf("an escaped date-time decoded to %+v; time.Time refuses it, so both paths must", v)
+		}
+	}
+}
 
 type discountArgs struct {
 	OrderID string  `json:"order_id"`
@@ -1320,8 +1344,6 @@ func TestToolArgsSchemaGaps(t *testing.T) {
 	weather := defineArgTool[weatherArgs](t, "get_weather", "Weather.", tools.RiskRead)
 	flight := defineArgTool[flightBookingArgs](t, "book_flight", "Book a flight.", tools.RiskExternal)
 	discount := defineArgTool[discountArgs](t, "apply_discount", "Apply a discount to an order.", tools.RiskWrite)
-	search := defineArgTool[productSearchArgs](t, "search_products", "Search the product catalogue.", tools.RiskRead)
-	transfer := defineArgTool[transferArgs](t, "transfer_funds", "Transfer money to another account.", tools.RiskExternal)
 	cases := []struct {
 		name string
 		tool *tools.Tool
@@ -1365,39 +1387,6 @@ func TestToolArgsSchemaGaps(t *testing.T) {
 			args: `{"order_id":"o-1","percent":1e-400,"kind":"goodwill"}`,
 			bug: "1e-400 is above exclusiveMinimum 0, so validation passes, but it underflows to 0 in a float64: " +
 				"the tool receives percent 0, which its schema forbids",
-		},
-		{
-			name: "escaped date-time on the fast path",
-			tool: flight,
-			args: `{"origin":"SFO","destination":"JFK","departure":"2026-03-14T08:30:00\u002B01:00","cabin_class":"economy",` +
-				`"passengers":[{"first_name":"Ada","last_name":"Lovelace","type":"adult"}]}`,
-			want: flightBookingArgs{Origin: "SFO", Destination: "JFK", Departure: argTime(t, "2026-03-14T08:30:00+01:00"), Cabin: "economy",
-				Passengers: []flightPassenger{{FirstName: "Ada", LastName: "Lovelace", Type: "adult"}}},
-		},
-		{
-			// An invalid UTF-8 byte (decoded as U+FFFD) sends the same call
-			// to the reference path.
-			name: "escaped date-time on the reference path",
-			tool: flight,
-			args: `{"origin":"SFO","destination":"JFK","departure":"2026-03-14T08:30:00\u002B01:00","cabin_class":"economy",` +
-				"\"passengers\":[{\"first_name\":\"Ada\xff\",\"last_name\":\"Lovelace\",\"type\":\"adult\"}]}",
-			want: flightBookingArgs{Origin: "SFO", Destination: "JFK", Departure: argTime(t, "2026-03-14T08:30:00+01:00"), Cabin: "economy",
-				Passengers: []flightPassenger{{FirstName: "Ada\uFFFD", LastName: "Lovelace", Type: "adult"}}},
-			bug: escapedTimeBug,
-		},
-		{
-			name: "duplicate key hides a nested value from validation",
-			tool: search,
-			args: `{"query":"x","filters":{"min_rating":99},"filters":{}}`,
-			bug:  duplicateKeyBug,
-		},
-		{
-			name: "duplicate key hides a nested object from validation and policy",
-			tool: transfer,
-			args: `{"from_account":"12345678","to_iban":"DE89370400440532013000","amount":5,"currency":"EUR",` +
-				`"beneficiary":{"name":"X","address":{"line1":"l","city":"c","postal_code":"p","country":"not a country code"}},` +
-				`"beneficiary":{"name":"X"}}`,
-			bug: duplicateKeyBug,
 		},
 	}
 	for _, c := range cases {
