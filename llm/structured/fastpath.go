@@ -2,6 +2,8 @@ package structured
 
 import (
 	"encoding/json"
+
+	sjs "github.com/santhosh-tekuri/jsonschema/v6"
 	"math/big"
 	"reflect"
 	"slices"
@@ -17,8 +19,10 @@ import (
 //     whose fields are exactly the listed properties (the plan refuses
 //     other keys);
 //   - checked by the plan itself (valueChecks): required, string enums,
-//     minLength/maxLength, minItems/maxItems, and numeric bounds where they
-//     can be compared exactly;
+//     minLength/maxLength, minItems/maxItems, numeric bounds where they
+//     can be compared exactly, and a string's format and pattern (by
+//     jsonschema/v6 itself, on the string alone, so the semantics are the
+//     library's);
 //   - everything else (patterns, formats, const, multipleOf, applicators
 //     such as anyOf, ...) stays in a residual schema that jsonschema/v6
 //     checks on the parsed tree. Subtrees with nothing left are dropped
@@ -39,6 +43,10 @@ type valueChecks struct {
 	minLen, maxLen     int // -1: none
 	minItems, maxItems int // -1: none
 	bounds             []numBound
+	// scalar holds a string's format and pattern, compiled as a schema
+	// of their own; scalarDoc collects them while the plan is built.
+	scalar    *sjs.Schema
+	scalarDoc *object
 }
 
 // numBound is one of minimum, maximum, exclusiveMinimum and
@@ -69,6 +77,9 @@ func (c *valueChecks) pass(v any) bool {
 			if (c.minLen >= 0 && n < c.minLen) || (c.maxLen >= 0 && n > c.maxLen) {
 				return false
 			}
+		}
+		if c.scalar != nil && c.scalar.Validate(x) != nil {
+			return false
 		}
 	case []any:
 		if (c.minItems >= 0 && len(x) < c.minItems) || (c.maxItems >= 0 && len(x) > c.maxItems) {
@@ -256,6 +267,9 @@ func (c *fastCompiler) build(sch *object, t reflect.Type) (*fillNode, *object, b
 			res.set(k, clone(v))
 		}
 	}
+	if !chk.compileScalar() {
+		return c.whole(sch, t)
+	}
 	if !chk.empty() {
 		n.checks = &chk
 	}
@@ -423,6 +437,15 @@ func (c *valueChecks) absorb(k string, v any, kind fillKind, sch *object) bool {
 		}
 		c.enum = vals
 		return true
+	case "format", "pattern":
+		if _, ok := v.(string); !ok || !stringKind(kind) {
+			return false
+		}
+		if c.scalarDoc == nil {
+			c.scalarDoc = newObject()
+		}
+		c.scalarDoc.set(k, v)
+		return true
 	case "minLength", "maxLength":
 		n, ok := nonNegInt(v)
 		if !ok || !stringKind(kind) {
@@ -467,7 +490,21 @@ func (c *valueChecks) absorb(k string, v any, kind fillKind, sch *object) bool {
 
 func (c *valueChecks) empty() bool {
 	return c.required == nil && c.enum == nil && c.minLen < 0 && c.maxLen < 0 &&
-		c.minItems < 0 && c.maxItems < 0 && len(c.bounds) == 0
+		c.minItems < 0 && c.maxItems < 0 && len(c.bounds) == 0 && c.scalarDoc == nil
+}
+
+// compileScalar compiles the collected format and pattern, reporting
+// false if jsonschema/v6 refuses them (the node then cannot take them).
+func (c *valueChecks) compileScalar() bool {
+	if c.scalarDoc == nil {
+		return true
+	}
+	doc, err := json.Marshal(c.scalarDoc)
+	if err != nil {
+		return false
+	}
+	c.scalar, err = compileOriginal("scalar", doc)
+	return err == nil
 }
 
 func stringKind(k fillKind) bool { return k == fillString || k == fillText || k == fillJSON }
