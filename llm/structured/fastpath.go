@@ -78,7 +78,7 @@ func (c *valueChecks) pass(v any) bool {
 				return false
 			}
 		}
-		if c.scalar != nil && c.scalar.Validate(x) != nil {
+		if c.scalar != nil && !c.scalarOK(x) {
 			return false
 		}
 	case []any:
@@ -505,6 +505,22 @@ func (c *valueChecks) compileScalar() bool {
 	}
 	c.scalar, err = compileOriginal("scalar", doc)
 	return err == nil
+}
+
+// scalarOK checks s against the compiled format and pattern the way the
+// library's validator does (Schema.Format.Validate, Schema.Pattern), without
+// building a validator for one string; the "regex" format, which the
+// library checks with its regexp engine, goes through Validate.
+func (c *valueChecks) scalarOK(s string) bool {
+	if f := c.scalar.Format; f != nil {
+		if f.Name == "regex" {
+			return c.scalar.Validate(s) == nil
+		}
+		if f.Validate(s) != nil {
+			return false
+		}
+	}
+	return c.scalar.Pattern == nil || c.scalar.Pattern.MatchString(s)
 }
 
 func stringKind(k fillKind) bool { return k == fillString || k == fillText || k == fillJSON }
