@@ -34,7 +34,11 @@ func newInjAC(pats [][]uint8, cancelFirst func(int) bool) (*injAC, error) {
 		fail int32
 		out  []uint16
 	}
-	nodes := []node{{}}
+	total := 1
+	for _, p := range pats {
+		total += len(p)
+	}
+	nodes := make([]node, 1, total) // a trie has at most one node per symbol
 	for i := range nodes[0].next {
 		nodes[0].next[i] = -1
 	}

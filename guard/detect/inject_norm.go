@@ -78,8 +78,8 @@ type injNorm struct {
 	// alphabet, whether it is leetspeak, or injFastSlow for everything
 	// the general path handles (punctuation symbols, quotes, UTF-8).
 	fast [256]uint8
-	b64   [256]bool  // base64 alphabet, standard and URL-safe, with padding
-	hex   [256]bool
+	b64  [256]bool // base64 alphabet, standard and URL-safe, with padding
+	hex  [256]bool
 	// low folds runes below injLowLimit: Latin with diacritics, Greek and
 	// Cyrillic look-alikes. Each entry packs sym1 | sym2<<8 | kind<<16 |
 	// injFoldObf.
