@@ -79,4 +79,3 @@ func TestLLMModerator(t *testing.T) {
 		t.Errorf("policy over the LLM verdict: %v", v)
 	}
 }
-
