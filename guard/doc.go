@@ -1,9 +1,55 @@
-// Package guard holds keel's guardrails: the checks that run on what goes
-// into a model and what comes out of it. Its detectors live in package
+// Package guard keeps sensitive data and hostile instructions away from a
+// model and out of its answers: the checks that run on what goes into a
+// model and what comes out of it. Its detectors live in package
 // guard/detect and are usable on their own; this package turns their
-// findings into actions (allow, flag, redact, block) under a policy.
+// findings into actions (allow, flag, redact, block) under a Policy, which
+// is data (ParsePolicy, LoadPolicy) and can be swapped at run time
+// (PolicySource); llm.SafeMode tightens it (Policy.Tightened). Every
+// decision emits a safety Event, without the sensitive text.
 //
-// Moderation: ModerationPolicy turns any llm.Moderator's category scores
+// # Redaction
+//
+// A Redactor, built once from a RedactConfig, says how each type of
+// finding (see package guard/detect) is replaced in text sent to a model:
+//
+//   - RedactPseudonymize (the default) replaces a value with a numbered
+//     placeholder such as <EMAIL_1>, keeps the mapping in a per-request
+//     Vault, and restores the real value in the model's answer;
+//   - RedactMask replaces it with <EMAIL>, or with **** followed by a few
+//     trailing characters (****4242);
+//   - RedactHash replaces it with a keyed HMAC-SHA256 prefix such as
+//     <EMAIL:3fa9c1d2>, the same in every request, so logs can be joined
+//     on it without holding the value.
+//
+// One Vault serves one request: redact everything the request sends, call
+// the model, restore everything it answers.
+//
+//	v := redactor.NewVault()
+//	sent := req.Clone()
+//	sent.Messages = v.RedactMessages(req.Messages, scan) // copies; req is untouched
+//	resp, err := next.Generate(ctx, sent)
+//	if err != nil {
+//		return nil, err
+//	}
+//	return v.RestoreResponse(resp, req.ResponseFormat), nil
+//
+// and for a stream, v.RestoreStream(next.Stream(ctx, sent),
+// req.ResponseFormat). Placed outside the cache, as in the canonical
+// stack, this means the provider, the cache, and any log or audit record
+// written below the guard only ever see placeholders.
+//
+// Restoration covers text, streamed text (a placeholder split across
+// chunks is held back until it is complete, never more than the longest
+// placeholder), tool-call arguments and structured output. In JSON, each
+// restored value is JSON-escaped inside the string that held its
+// placeholder, so a name with a quote in it cannot end the string early,
+// break Generate[T] or add a field. Text in the input that already looks
+// like a placeholder is itself pseudonymized, so an echo of it is restored
+// to what the user wrote and never to someone's e-mail address.
+//
+// # Moderation
+//
+// ModerationPolicy turns any llm.Moderator's category scores
 // into violations by per-category thresholds, and LLMModerator is a
 // Moderator over any llm.Model, for providers without a moderation
 // endpoint.

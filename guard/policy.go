@@ -60,20 +60,6 @@ type Check struct {
 // DefaultThreshold is a Check's threshold when it sets none.
 const DefaultThreshold = 0.5
 
-// RedactionMode is how Redact replaces values.
-type RedactionMode string
-
-// The redaction modes.
-const (
-	// Pseudonymize replaces values with placeholders such as <EMAIL_1>
-	// and restores them in the answer (the default).
-	Pseudonymize RedactionMode = "pseudonymize"
-	// Mask replaces values with their type, irreversibly.
-	Mask RedactionMode = "mask"
-	// Hash replaces values with a keyed hash, stable across requests.
-	Hash RedactionMode = "hash"
-)
-
 // Policy says which checks run where and what they do. Policies are data:
 // load them with ParsePolicy or LoadPolicy, or write them in Go.
 type Policy struct {
@@ -86,8 +72,9 @@ type Policy struct {
 	Untrusted []Check `json:"untrusted,omitempty" yaml:"untrusted,omitempty"`
 	// Output checks the model's answer (after placeholders are restored).
 	Output []Check `json:"output,omitempty" yaml:"output,omitempty"`
-	// Redaction is how Redact replaces values; empty means Pseudonymize.
-	Redaction RedactionMode `json:"redaction,omitempty" yaml:"redaction,omitempty"`
+	// Redaction is how Redact replaces values by default ("pseudonymize",
+	// the zero value, "mask" or "hash"; hash needs Config's hash key).
+	Redaction RedactMode `json:"redaction,omitempty" yaml:"redaction,omitempty"`
 	// Moderation, when set, blocks input whose moderation scores
 	// violate it (needs Config.Moderator).
 	Moderation *ModerationPolicy `json:"moderation,omitempty" yaml:"moderation,omitempty"`
@@ -127,10 +114,8 @@ func (p *Policy) validate(top bool) error {
 			}
 		}
 	}
-	switch p.Redaction {
-	case "", Pseudonymize, Mask, Hash:
-	default:
-		return fmt.Errorf("guard: policy %q: unknown redaction %q (want pseudonymize, mask or hash)", p.Name, p.Redaction)
+	if p.Redaction > RedactHash {
+		return fmt.Errorf("guard: policy %q: unknown redaction %v (want pseudonymize, mask or hash)", p.Name, p.Redaction)
 	}
 	for i, o := range p.Overrides {
 		switch {
