@@ -22,17 +22,17 @@ import (
 // 3 mentions of the AWS documentation key AKIAIOSFODNN7EXAMPLE and 3
 // SSN-like batch numbers (3-2-5 digits).
 const (
-	mixedBytes      = 65571
-	mixedPII        = 134
-	mixedSecrets    = 27
-	mixedInjections = 6
+	piiMixedBytes      = 65571
+	piiMixedPII        = 134
+	piiMixedSecrets    = 27
+	piiMixedInjections = 6
 )
 
-// mixedScoreThreshold is the score at which a finding counts in the
+// piiMixedScoreThreshold is the score at which a finding counts in the
 // labelled-text test: the threshold a guard policy would use by default.
-const mixedScoreThreshold = 0.5
+const piiMixedScoreThreshold = 0.5
 
-func readMixed(t testing.TB) (string, [][2]string) {
+func piiReadMixed(t testing.TB) (string, [][2]string) {
 	t.Helper()
 	text, err := os.ReadFile("testdata/mixed.txt")
 	if err != nil {
@@ -58,15 +58,15 @@ func readMixed(t testing.TB) (string, [][2]string) {
 	return string(text), labels
 }
 
-// TestMixedText checks the scanner against the planted values of the
+// TestPIIMixedText checks the scanner against the planted values of the
 // benchmark text: every labelled PII value and secret is found with its
 // type and exact text at score 0.5 or more, and nothing else is.
-func TestMixedText(t *testing.T) {
-	text, labels := readMixed(t)
-	if len(text) != mixedBytes {
-		t.Errorf("mixed.txt has %d bytes, the comment says %d", len(text), mixedBytes)
+func TestPIIMixedText(t *testing.T) {
+	text, labels := piiReadMixed(t)
+	if len(text) != piiMixedBytes {
+		t.Errorf("mixed.txt has %d bytes, the comment says %d", len(text), piiMixedBytes)
 	}
-	s, err := NewScanner(ScannerOptions{MinScore: mixedScoreThreshold})
+	s, err := NewScanner(ScannerOptions{MinScore: piiMixedScoreThreshold})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,9 +90,9 @@ func TestMixedText(t *testing.T) {
 		}
 		want = append(want, l[0]+" "+l[1])
 	}
-	if pii != mixedPII || secrets != mixedSecrets || injections != mixedInjections {
+	if pii != piiMixedPII || secrets != piiMixedSecrets || injections != piiMixedInjections {
 		t.Errorf("labels: %d PII, %d secrets, %d injections; the comment says %d, %d, %d",
-			pii, secrets, injections, mixedPII, mixedSecrets, mixedInjections)
+			pii, secrets, injections, piiMixedPII, piiMixedSecrets, piiMixedInjections)
 	}
 	var got []string
 	for _, f := range Scan(text, s) {
@@ -129,7 +129,7 @@ func piiMultisetDiff(a, b []string) (onlyA, onlyB []string) {
 	return onlyA, onlyB
 }
 
-func benchScan(b *testing.B, text string) {
+func piiBenchScan(b *testing.B, text string) {
 	s, err := NewScanner(ScannerOptions{})
 	if err != nil {
 		b.Fatal(err)
@@ -143,8 +143,8 @@ func benchScan(b *testing.B, text string) {
 	}
 }
 
-// repeatTo repeats text to n bytes (cut at a line end when possible).
-func repeatTo(text string, n int) string {
+// piiRepeatTo repeats text to n bytes (cut at a line end when possible).
+func piiRepeatTo(text string, n int) string {
 	var sb strings.Builder
 	for sb.Len() < n {
 		sb.WriteString(text)
@@ -159,15 +159,15 @@ func repeatTo(text string, n int) string {
 // BenchmarkPIIScan runs the full PII and secret scanner (NewScanner with
 // default options) over the 64 KB benchmark text.
 func BenchmarkPIIScan(b *testing.B) {
-	text, _ := readMixed(b)
-	benchScan(b, text)
+	text, _ := piiReadMixed(b)
+	piiBenchScan(b, text)
 }
 
-// benchPieces scans the benchmark text cut into pieces of size bytes, one
+// piiBenchPieces scans the benchmark text cut into pieces of size bytes, one
 // piece per operation in turn, so that small inputs are measured over the
 // same content as the whole text rather than over one lucky piece.
-func benchPieces(b *testing.B, size int) {
-	text, _ := readMixed(b)
+func piiBenchPieces(b *testing.B, size int) {
+	text, _ := piiReadMixed(b)
 	var pieces []string
 	for i := 0; i+size <= len(text); i += size {
 		pieces = append(pieces, text[i:i+size])
@@ -191,24 +191,24 @@ func benchPieces(b *testing.B, size int) {
 
 // BenchmarkPIIScan1KB scans 1 KB inputs: the benchmark text in 1 KB
 // pieces, one per operation.
-func BenchmarkPIIScan1KB(b *testing.B) { benchPieces(b, 1<<10) }
+func BenchmarkPIIScan1KB(b *testing.B) { piiBenchPieces(b, 1<<10) }
 
 // BenchmarkPIIScan1MB scans the benchmark text repeated to a megabyte:
 // the cost per byte matches the 1 KB benchmark's (the scan is linear).
 func BenchmarkPIIScan1MB(b *testing.B) {
-	text, _ := readMixed(b)
-	benchScan(b, repeatTo(text, 1<<20))
+	text, _ := piiReadMixed(b)
+	piiBenchScan(b, piiRepeatTo(text, 1<<20))
 }
 
 // BenchmarkPIIScan2KB scans typical 2 KB prompts: the benchmark text in
 // 2 KB pieces, one per operation.
-func BenchmarkPIIScan2KB(b *testing.B) { benchPieces(b, 2<<10) }
+func BenchmarkPIIScan2KB(b *testing.B) { piiBenchPieces(b, 2<<10) }
 
 // BenchmarkPIIDetectorsSeparately runs the PII() and Secrets() detectors
 // one after the other, each a pass of its own, for comparison with the
 // single pass of BenchmarkPIIScan.
 func BenchmarkPIIDetectorsSeparately(b *testing.B) {
-	text, _ := readMixed(b)
+	text, _ := piiReadMixed(b)
 	ds := append(PII(), Secrets()...)
 	var dst []Finding
 	b.SetBytes(int64(len(text)))
@@ -250,7 +250,7 @@ func BenchmarkPIIScanAdversarial(b *testing.B) {
 			n    int
 		}{{"1KB", 1 << 10}, {"1MB", 1 << 20}} {
 			b.Run(a.name+"/"+size.name, func(b *testing.B) {
-				benchScan(b, repeatTo(a.unit, size.n))
+				piiBenchScan(b, piiRepeatTo(a.unit, size.n))
 			})
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestRegex(t *testing.T) {
+func TestPIIRegex(t *testing.T) {
 	// employee ids: E- and six digits whose digit sum is even
 	re := regexp.MustCompile(`\bE-\d{6}\b`)
 	even := func(s string) bool {
@@ -22,11 +22,11 @@ func TestRegex(t *testing.T) {
 		re       *regexp.Regexp
 		validate func(string) bool
 		text     string
-		want     []found
+		want     []piiFound
 	}{
-		{"validated", re, even, "E-123456 and E-123457 and xE-111111", []found{{"EMPLOYEE_ID", "E-123457"}}},
-		{"no validator", re, nil, "E-123456 and E-123457", []found{{"EMPLOYEE_ID", "E-123456"}, {"EMPLOYEE_ID", "E-123457"}}},
-		{"empty matches skipped", regexp.MustCompile(`x*`), nil, "abxxc", []found{{"EMPLOYEE_ID", "xx"}}},
+		{"validated", re, even, "E-123456 and E-123457 and xE-111111", []piiFound{{"EMPLOYEE_ID", "E-123457"}}},
+		{"no validator", re, nil, "E-123456 and E-123457", []piiFound{{"EMPLOYEE_ID", "E-123456"}, {"EMPLOYEE_ID", "E-123457"}}},
+		{"empty matches skipped", regexp.MustCompile(`x*`), nil, "abxxc", []piiFound{{"EMPLOYEE_ID", "xx"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,7 +34,7 @@ func TestRegex(t *testing.T) {
 			if d.Name() != "employee-id" || !slices.Equal(d.Types(), []string{"EMPLOYEE_ID"}) {
 				t.Errorf("name %q types %v", d.Name(), d.Types())
 			}
-			got := scanFound(d, tt.text)
+			got := piiScanFound(d, tt.text)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
@@ -47,7 +47,7 @@ func TestRegex(t *testing.T) {
 	}
 }
 
-func TestTerms(t *testing.T) {
+func TestPIITerms(t *testing.T) {
 	tests := []struct {
 		name  string
 		terms []string
@@ -81,13 +81,13 @@ func TestTerms(t *testing.T) {
 	}
 }
 
-func TestWithAllowList(t *testing.T) {
+func TestPIIWithAllowList(t *testing.T) {
 	d := WithAllowList(Email(), "support@example.com")
 	if d.Name() != "email" || !slices.Equal(d.Types(), []string{TypeEmail}) {
 		t.Errorf("name %q types %v", d.Name(), d.Types())
 	}
-	got := scanFound(d, "write to support@example.com or ann@example.org")
-	want := []found{{TypeEmail, "ann@example.org"}}
+	got := piiScanFound(d, "write to support@example.com or ann@example.org")
+	want := []piiFound{{TypeEmail, "ann@example.org"}}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
@@ -109,7 +109,7 @@ func (piiBadSpans) Detect(dst []Finding, text string) []Finding {
 // BenchmarkTerms matches a 1,000-term deny-list against the benchmark
 // text.
 func BenchmarkTerms(b *testing.B) {
-	text, _ := readMixed(b)
+	text, _ := piiReadMixed(b)
 	terms := make([]string, 0, 1000)
 	for i := 0; i < 1000; i++ {
 		terms = append(terms, "project-"+strings.Repeat(string(rune('a'+i%26)), 1+i/26))

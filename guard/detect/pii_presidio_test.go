@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-// presidioDifferences lists every Presidio case this package answers
+// piiPresidioDifferences lists every Presidio case this package answers
 // differently on purpose, with the reason, keyed by type and text (phone
 // cases with a leniency carry it in the text, "... [leniency 2]").
 // TestPresidioCases fails on a failing case missing from this table and
@@ -27,15 +27,15 @@ import (
 //   - A URL enclosed in a matching pair of quotes is reported with the
 //     quotes ("'https://x.io/'"), rule "url-quoted".
 //   - Presidio's phone cases set libphonenumber's leniency; they run here
-//     with the matching PhoneLeniency (presidioLeniency). At Presidio's
+//     with the matching PhoneLeniency (piiPresidioLeniency). At Presidio's
 //     default leniency and at PhoneValid the results are the same.
-func presidioDifferences() []struct{ typ, text, reason string } {
+func piiPresidioDifferences() []struct{ typ, text, reason string } {
 	return nil
 }
 
-// presidioFiles maps the Presidio test files whose cases run here to the
+// piiPresidioFiles maps the Presidio test files whose cases run here to the
 // finding type they test.
-func presidioFiles() map[string]string {
+func piiPresidioFiles() map[string]string {
 	return map[string]string{
 		"test_credit_card_recognizer.py": TypeCreditCard,
 		"test_email_recognizer.py":       TypeEmail,
@@ -49,7 +49,7 @@ func presidioFiles() map[string]string {
 	}
 }
 
-type presidioRow struct {
+type piiPresidioRow struct {
 	SourceFile string `json:"source_file"`
 	Case       struct {
 		Text              *string  `json:"text"`
@@ -61,11 +61,11 @@ type presidioRow struct {
 	} `json:"case"`
 }
 
-// presidioData finds shared/data/presidio-recognizer-cases by walking up
+// piiPresidioData finds shared/data/presidio-recognizer-cases by walking up
 // from the package directory: ../shared/data next to the repository root,
 // found from the main checkout and from a git worktree nested deeper.
 // Without it the test is skipped, except in CI (CI=true), where it fails.
-func presidioData(t *testing.T) string {
+func piiPresidioData(t *testing.T) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -92,9 +92,9 @@ func presidioData(t *testing.T) string {
 	return ""
 }
 
-// presidioLeniency maps libphonenumber's leniency levels (Presidio's
+// piiPresidioLeniency maps libphonenumber's leniency levels (Presidio's
 // default is 1, VALID) to PhoneLeniency.
-func presidioLeniency(l *int) PhoneLeniency {
+func piiPresidioLeniency(l *int) PhoneLeniency {
 	if l == nil {
 		return PhoneValid
 	}
@@ -114,14 +114,14 @@ func presidioLeniency(l *int) PhoneLeniency {
 // where the case gives them, their exact spans. At least 95% of each
 // type's cases must pass; each failure must be a listed difference.
 func TestPresidioCases(t *testing.T) {
-	f, err := os.Open(presidioData(t))
+	f, err := os.Open(piiPresidioData(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	files := presidioFiles()
+	files := piiPresidioFiles()
 	known := map[[2]string]string{}
-	for _, d := range presidioDifferences() {
+	for _, d := range piiPresidioDifferences() {
 		known[[2]string{d.typ, d.text}] = d.reason
 	}
 	seen := map[[2]string]bool{}
@@ -130,7 +130,7 @@ func TestPresidioCases(t *testing.T) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		var row presidioRow
+		var row piiPresidioRow
 		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
 			t.Fatal(err)
 		}
@@ -152,7 +152,7 @@ func TestPresidioCases(t *testing.T) {
 		if want == nil {
 			want = c.ExpectedRes
 		}
-		s, err := NewScanner(ScannerOptions{Types: []string{typ}, PhoneLeniency: presidioLeniency(c.Leniency)})
+		s, err := NewScanner(ScannerOptions{Types: []string{typ}, PhoneLeniency: piiPresidioLeniency(c.Leniency)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,16 +8,16 @@ import (
 	"testing"
 )
 
-// found is a finding as the tests compare it: type and exact text.
-type found struct{ typ, text string }
+// piiFound is a finding as the tests compare it: type and exact text.
+type piiFound struct{ typ, text string }
 
-func scanFound(d Detector, text string) []found {
-	var out []found
+func piiScanFound(d Detector, text string) []piiFound {
+	var out []piiFound
 	for _, f := range Scan(text, d) {
 		if f.Start < 0 || f.End > len(text) || f.Start >= f.End {
 			panic("bad span")
 		}
-		out = append(out, found{f.Type, text[f.Start:f.End]})
+		out = append(out, piiFound{f.Type, text[f.Start:f.End]})
 	}
 	return out
 }
@@ -29,27 +29,27 @@ func TestPIIDetectors(t *testing.T) {
 		name string
 		d    Detector
 		text string
-		want []found
+		want []piiFound
 	}{
 		// email
-		{"email plus tag and subdomain", Email(), "write to a.b+c@sub.example.co.uk today", []found{{TypeEmail, "a.b+c@sub.example.co.uk"}}},
-		{"email punycode", Email(), "user@xn--80ak6aa92e.com", []found{{TypeEmail, "user@xn--80ak6aa92e.com"}}},
-		{"email in brackets and mailto", Email(), "<ann@example.org>, mailto:bo@example.net.", []found{{TypeEmail, "ann@example.org"}, {TypeEmail, "bo@example.net"}}},
-		{"email trailing dot is not the domain", Email(), "mail me at jo@example.com.", []found{{TypeEmail, "jo@example.com"}}},
+		{"email plus tag and subdomain", Email(), "write to a.b+c@sub.example.co.uk today", []piiFound{{TypeEmail, "a.b+c@sub.example.co.uk"}}},
+		{"email punycode", Email(), "user@xn--80ak6aa92e.com", []piiFound{{TypeEmail, "user@xn--80ak6aa92e.com"}}},
+		{"email in brackets and mailto", Email(), "<ann@example.org>, mailto:bo@example.net.", []piiFound{{TypeEmail, "ann@example.org"}, {TypeEmail, "bo@example.net"}}},
+		{"email trailing dot is not the domain", Email(), "mail me at jo@example.com.", []piiFound{{TypeEmail, "jo@example.com"}}},
 		{"email without a dotted domain", Email(), "root@localhost and @handle and a@b.c", nil},
 		{"email domain cut short", Email(), "info@presidio.", nil},
 
 		// phone
-		{"phone NANP forms", Phone(), "(415) 555-0132 or 415.555.0133 or 1-800-555-0199", []found{{TypePhone, "(415) 555-0132"}, {TypePhone, "415.555.0133"}, {TypePhone, "1-800-555-0199"}}},
-		{"phone international", Phone(), "+44 20 7946 0958, +49 30 901820, +33 1 42 68 53 00", []found{{TypePhone, "+44 20 7946 0958"}, {TypePhone, "+49 30 901820"}, {TypePhone, "+33 1 42 68 53 00"}}},
-		{"phone 00 prefix", Phone(), "dial 0044 20 7946 0958", []found{{TypePhone, "0044 20 7946 0958"}}},
-		{"phone trunk prefix", Phone(), "office 020 7946 0321, mobile 090-1234-5678", []found{{TypePhone, "020 7946 0321"}, {TypePhone, "090-1234-5678"}}},
+		{"phone NANP forms", Phone(), "(415) 555-0132 or 415.555.0133 or 1-800-555-0199", []piiFound{{TypePhone, "(415) 555-0132"}, {TypePhone, "415.555.0133"}, {TypePhone, "1-800-555-0199"}}},
+		{"phone international", Phone(), "+44 20 7946 0958, +49 30 901820, +33 1 42 68 53 00", []piiFound{{TypePhone, "+44 20 7946 0958"}, {TypePhone, "+49 30 901820"}, {TypePhone, "+33 1 42 68 53 00"}}},
+		{"phone 00 prefix", Phone(), "dial 0044 20 7946 0958", []piiFound{{TypePhone, "0044 20 7946 0958"}}},
+		{"phone trunk prefix", Phone(), "office 020 7946 0321, mobile 090-1234-5678", []piiFound{{TypePhone, "020 7946 0321"}, {TypePhone, "090-1234-5678"}}},
 		{"phone near misses", Phone(), "call 555-0132, (555) 123-4567, +999 123 4567, 2024-01-15, v1.2.3.4, 12:30", nil},
 		{"phone glued to a word", Phone(), "is415-555-0132", nil},
 		{"phone SSN shape is not a phone", Phone(), "078-05-1123", nil},
 
 		// cards
-		{"card forms", CreditCard(), "4111 1111 1111 1111, 5555-5555-5555-4444, 378282246310005, 3782 822463 10005", []found{
+		{"card forms", CreditCard(), "4111 1111 1111 1111, 5555-5555-5555-4444, 378282246310005, 3782 822463 10005", []piiFound{
 			{TypeCreditCard, "4111 1111 1111 1111"}, {TypeCreditCard, "5555-5555-5555-4444"}, {TypeCreditCard, "378282246310005"}, {TypeCreditCard, "3782 822463 10005"}}},
 		{"card failing Luhn", CreditCard(), "4111 1111 1111 1112 and order 4539148803436468", nil},
 		{"card unknown issuer", CreditCard(), "0000 0000 0000 0000 and 9999999999999995", nil},
@@ -57,59 +57,59 @@ func TestPIIDetectors(t *testing.T) {
 		{"card glued to letters", CreditCard(), "x4111111111111111 4111111111111111y", nil},
 
 		// IBAN
-		{"iban grouped and plain", IBAN(), "DE89 3704 0044 0532 0130 00 or GB82WEST12345698765432", []found{{TypeIBAN, "DE89 3704 0044 0532 0130 00"}, {TypeIBAN, "GB82WEST12345698765432"}}},
+		{"iban grouped and plain", IBAN(), "DE89 3704 0044 0532 0130 00 or GB82WEST12345698765432", []piiFound{{TypeIBAN, "DE89 3704 0044 0532 0130 00"}, {TypeIBAN, "GB82WEST12345698765432"}}},
 		{"iban bad checksum", IBAN(), "DE89 3704 0044 0532 0130 01", nil},
 		{"iban unknown country and wrong length", IBAN(), "XX89 3704 0044 0532 0130 00, DE89370400440532013", nil},
 		{"iban lowercase", IBAN(), "de89 3704 0044 0532 0130 00", nil},
 
 		// SSN
-		{"ssn", USSSN(), "SSN 536-22-1467.", []found{{TypeUSSSN, "536-22-1467"}}},
+		{"ssn", USSSN(), "SSN 536-22-1467.", []piiFound{{TypeUSSSN, "536-22-1467"}}},
 		{"ssn invalid ranges and examples", USSSN(), "000-12-3456 666-12-3456 912-12-3456 536-00-1467 536-22-0000 078-05-1120 123-45-6789 987-65-4320", nil},
 		{"ssn mixed separators", USSSN(), "536-22.1467", nil},
 
 		// IP
-		{"ipv4 and cidr", IPAddress(), "from 203.0.113.7 via 10.0.0.0/8.", []found{{TypeIPAddress, "203.0.113.7"}, {TypeIPAddress, "10.0.0.0/8"}}},
-		{"ipv6 forms", IPAddress(), "[2001:db8::1]:443, fe80::1%eth0, ::ffff:192.0.2.1", []found{{TypeIPAddress, "2001:db8::1"}, {TypeIPAddress, "fe80::1%eth0"}, {TypeIPAddress, "::ffff:192.0.2.1"}}},
+		{"ipv4 and cidr", IPAddress(), "from 203.0.113.7 via 10.0.0.0/8.", []piiFound{{TypeIPAddress, "203.0.113.7"}, {TypeIPAddress, "10.0.0.0/8"}}},
+		{"ipv6 forms", IPAddress(), "[2001:db8::1]:443, fe80::1%eth0, ::ffff:192.0.2.1", []piiFound{{TypeIPAddress, "2001:db8::1"}, {TypeIPAddress, "fe80::1%eth0"}, {TypeIPAddress, "::ffff:192.0.2.1"}}},
 		{"ip near misses", IPAddress(), "999.1.1.1 1.2.3 std::cout 12:34:56 1:2:3:4 2001::db8::1", nil},
 
 		// MAC
-		{"mac forms", MACAddress(), "00:1A:2B:3C:4D:5E and 00-1a-2b-3c-4d-5f and 0012.3456.789a", []found{{TypeMACAddress, "00:1A:2B:3C:4D:5E"}, {TypeMACAddress, "00-1a-2b-3c-4d-5f"}, {TypeMACAddress, "0012.3456.789a"}}},
+		{"mac forms", MACAddress(), "00:1A:2B:3C:4D:5E and 00-1a-2b-3c-4d-5f and 0012.3456.789a", []piiFound{{TypeMACAddress, "00:1A:2B:3C:4D:5E"}, {TypeMACAddress, "00-1a-2b-3c-4d-5f"}, {TypeMACAddress, "0012.3456.789a"}}},
 		{"mac broadcast, zero, short, mixed", MACAddress(), "FF:FF:FF:FF:FF:FF 00:00:00:00:00:00 00:1A:2B:3C:4D 10:2F:33-AC-29-C3", nil},
 
 		// URL
-		{"url with scheme", URL(), "see https://example.com/a/b?q=1#top, then (http://x.io/path).", []found{{TypeURL, "https://example.com/a/b?q=1#top"}, {TypeURL, "http://x.io/path"}}},
-		{"url bare domains", URL(), "visit example.org or www.example.co.uk/help today", []found{{TypeURL, "example.org"}, {TypeURL, "www.example.co.uk/help"}}},
-		{"url quoted keeps its quotes", URL(), `href="https://example.com/"`, []found{{TypeURL, `"https://example.com/"`}}},
+		{"url with scheme", URL(), "see https://example.com/a/b?q=1#top, then (http://x.io/path).", []piiFound{{TypeURL, "https://example.com/a/b?q=1#top"}, {TypeURL, "http://x.io/path"}}},
+		{"url bare domains", URL(), "visit example.org or www.example.co.uk/help today", []piiFound{{TypeURL, "example.org"}, {TypeURL, "www.example.co.uk/help"}}},
+		{"url quoted keeps its quotes", URL(), `href="https://example.com/"`, []piiFound{{TypeURL, `"https://example.com/"`}}},
 		{"url near misses", URL(), "README.md setup.py e.g. file.txt http://localhost www.example", nil},
 		{"url not code", URL(), "tt.name c.store tc.ID ev.ToolCall.ID t.in s.at b.mu fmt.Println", nil},
-		{"url short names", URL(), "t.co x.com EXAMPLE.COM", []found{{TypeURL, "t.co"}, {TypeURL, "x.com"}, {TypeURL, "EXAMPLE.COM"}}},
+		{"url short names", URL(), "t.co x.com EXAMPLE.COM", []piiFound{{TypeURL, "t.co"}, {TypeURL, "x.com"}, {TypeURL, "EXAMPLE.COM"}}},
 		{"url not the domain of an email", URL(), "ann@example.org", nil},
 
 		// crypto
-		{"btc base58", Crypto(), "pay 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2 or 3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", []found{{TypeCrypto, "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"}, {TypeCrypto, "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"}}},
-		{"btc bech32 and bech32m", Crypto(), "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297", []found{
+		{"btc base58", Crypto(), "pay 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2 or 3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", []piiFound{{TypeCrypto, "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"}, {TypeCrypto, "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"}}},
+		{"btc bech32 and bech32m", Crypto(), "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297", []piiFound{
 			{TypeCrypto, "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"}, {TypeCrypto, "bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297"}}},
-		{"eth checksummed and lowercase", Crypto(), "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed 0x52908400098527886e0f7030069857d2e4169ee7", []found{
+		{"eth checksummed and lowercase", Crypto(), "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed 0x52908400098527886e0f7030069857d2e4169ee7", []piiFound{
 			{TypeCrypto, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}, {TypeCrypto, "0x52908400098527886e0f7030069857d2e4169ee7"}}},
 		{"crypto bad checksums", Crypto(), "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3 bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdp 0x5AAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", nil},
 		{"bech32 mixed case", Crypto(), "bc1qAr0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", nil},
 
 		// dates of birth
-		{"dob forms", DateOfBirth(), "I was born on 12 March 1985. DOB: 03/22/1979. Birthday: July 4th, 1990", []found{
+		{"dob forms", DateOfBirth(), "I was born on 12 March 1985. DOB: 03/22/1979. Birthday: July 4th, 1990", []piiFound{
 			{TypeDateOfBirth, "12 March 1985"}, {TypeDateOfBirth, "03/22/1979"}, {TypeDateOfBirth, "July 4th, 1990"}}},
-		{"dob lowercase month", DateOfBirth(), "she was born 3 march 1990 and he was born june 7, 1988", []found{{TypeDateOfBirth, "3 march 1990"}, {TypeDateOfBirth, "june 7, 1988"}}},
+		{"dob lowercase month", DateOfBirth(), "she was born 3 march 1990 and he was born june 7, 1988", []piiFound{{TypeDateOfBirth, "3 march 1990"}, {TypeDateOfBirth, "june 7, 1988"}}},
 		{"dob needs birth context", DateOfBirth(), "shipped on 12 March 2024, invoice dated 2024-03-12", nil},
 		{"dob impossible date", DateOfBirth(), "born 31 February 1985", nil},
 
 		// addresses
-		{"street address", StreetAddress(), "ship to 221 Baker Street please", []found{{TypeStreetAddress, "221 Baker Street"}}},
-		{"street address with city", StreetAddress(), "1600 Pennsylvania Ave NW, Washington, DC 20500.", []found{{TypeStreetAddress, "1600 Pennsylvania Ave NW, Washington, DC 20500"}}},
-		{"street address with unit", StreetAddress(), "350 5th Avenue, Suite 300, New York, NY 10118", []found{{TypeStreetAddress, "350 5th Avenue, Suite 300, New York, NY 10118"}}},
+		{"street address", StreetAddress(), "ship to 221 Baker Street please", []piiFound{{TypeStreetAddress, "221 Baker Street"}}},
+		{"street address with city", StreetAddress(), "1600 Pennsylvania Ave NW, Washington, DC 20500.", []piiFound{{TypeStreetAddress, "1600 Pennsylvania Ave NW, Washington, DC 20500"}}},
+		{"street address with unit", StreetAddress(), "350 5th Avenue, Suite 300, New York, NY 10118", []piiFound{{TypeStreetAddress, "350 5th Avenue, Suite 300, New York, NY 10118"}}},
 		{"no street suffix", StreetAddress(), "3 Big Problems and 2019 Annual Report", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := scanFound(tt.d, tt.text)
+			got := piiScanFound(tt.d, tt.text)
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("%q:\n got %v\nwant %v", tt.text, got, tt.want)
 			}
@@ -117,10 +117,10 @@ func TestPIIDetectors(t *testing.T) {
 	}
 }
 
-// TestContextWords checks the documented context rule: the listed word
+// TestPIIContextWords checks the documented context rule: the listed word
 // nearest before a finding raises its score by 0.35 (capped at 1) or, for
 // number-like types, multiplies it by 0.4.
-func TestContextWords(t *testing.T) {
+func TestPIIContextWords(t *testing.T) {
 	tests := []struct {
 		text  string
 		typ   string
@@ -163,7 +163,7 @@ func TestContextWords(t *testing.T) {
 	}
 }
 
-func TestScannerOptions(t *testing.T) {
+func TestPIIScannerOptions(t *testing.T) {
 	if _, err := NewScanner(ScannerOptions{Types: []string{"NOPE"}}); !errors.Is(err, ErrUnknownType) {
 		t.Errorf("unknown type: err = %v", err)
 	}
@@ -175,8 +175,8 @@ func TestScannerOptions(t *testing.T) {
 		t.Errorf("name %q types %v", s.Name(), s.Types())
 	}
 	text := "ann@example.org 4111 1111 1111 1111 order 4111 1111 1111 1111 203.0.113.7"
-	got := scanFound(s, text)
-	want := []found{{TypeEmail, "ann@example.org"}, {TypeCreditCard, "4111 1111 1111 1111"}}
+	got := piiScanFound(s, text)
+	want := []piiFound{{TypeEmail, "ann@example.org"}, {TypeCreditCard, "4111 1111 1111 1111"}}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
@@ -196,9 +196,9 @@ func TestScannerOptions(t *testing.T) {
 	}
 }
 
-// TestDetectAppends checks that Detect appends to dst and leaves what
+// TestPIIDetectAppends checks that Detect appends to dst and leaves what
 // was there alone, for the scanner and for the custom detectors.
-func TestDetectAppends(t *testing.T) {
+func TestPIIDetectAppends(t *testing.T) {
 	prev := Finding{Type: "X", Start: 1, End: 2}
 	text := "ann@example.org"
 	for _, d := range []Detector{Email(), Terms("t", "T", []string{"ann"}, false), WithAllowList(Email(), "bob@example.org")} {
@@ -209,9 +209,9 @@ func TestDetectAppends(t *testing.T) {
 	}
 }
 
-// TestPhoneLeniency checks the four leniency levels on the numbers that
+// TestPIIPhoneLeniency checks the four leniency levels on the numbers that
 // tell them apart.
-func TestPhoneLeniency(t *testing.T) {
+func TestPIIPhoneLeniency(t *testing.T) {
 	tests := []struct {
 		text string
 		want [4]bool // PhoneValid, PhonePossible, PhoneStrictGrouping, PhoneExactGrouping
@@ -235,9 +235,9 @@ func TestPhoneLeniency(t *testing.T) {
 	}
 }
 
-// TestKeywordTables checks that the keyword list used to build the gate
+// TestPIIKeywordTables checks that the keyword list used to build the gate
 // agrees with the keyword matcher, in every case.
-func TestKeywordTables(t *testing.T) {
+func TestPIIKeywordTables(t *testing.T) {
 	s := piiMust("t", piiMaskPII)
 	for _, kw := range piiKeywords() {
 		for _, w := range []string{kw.word, strings.ToUpper(kw.word), strings.ToUpper(kw.word[:1]) + kw.word[1:]} {
@@ -261,9 +261,9 @@ func TestKeywordTables(t *testing.T) {
 	}
 }
 
-// TestTriggerBytes checks that exactly the documented bytes start work
+// TestPIITriggerBytes checks that exactly the documented bytes start work
 // in the scan: digits, uppercase letters, '_' and "@:+(-.=".
-func TestTriggerBytes(t *testing.T) {
+func TestPIITriggerBytes(t *testing.T) {
 	s := piiMust("t", piiMaskPII|piiMaskSecrets)
 	for c := 0; c < 256; c++ {
 		want := c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c == '_' || strings.IndexByte("@:+(-.=", byte(c)) >= 0
@@ -273,7 +273,7 @@ func TestTriggerBytes(t *testing.T) {
 	}
 }
 
-func TestChecks(t *testing.T) {
+func TestPIIChecks(t *testing.T) {
 	if !piiIBANValid("GB82WEST12345698765432") || piiIBANValid("GB82WEST12345698765433") {
 		t.Error("IBAN mod-97")
 	}
