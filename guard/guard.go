@@ -28,6 +28,14 @@ type Config struct {
 	// the hash key. Its Default mode is replaced by the policy's
 	// Redaction.
 	Redact RedactConfig
+	// Filters check every answer after the policy's Output checks:
+	// Exfiltration and FormatGuard, for example.
+	Filters []OutputFilter
+	// SystemPromptLeak adds a SystemPromptLeak filter over each request's
+	// system and developer text, with Canary when set (plant it in the
+	// system prompt with Canary.Plant).
+	SystemPromptLeak bool
+	Canary           Canary
 	// Events receives every safety event; nil drops them.
 	Events Events
 	// SafeMode, when active, applies Policy.Tightened.

@@ -3,6 +3,7 @@ package guard
 import (
 	"context"
 	"errors"
+	"iter"
 	"strings"
 
 	"github.com/keel-go/keel/guard/detect"
@@ -128,4 +129,120 @@ func (g *Guard) moderate(ctx context.Context, sc scope, p llm.Principal, texts [
 		}
 	}
 	return nil
+}
+
+// Middleware is the guard as an llm.Middleware, for the canonical
+// position (outside the cache, so nothing unredacted is cached): it checks
+// and redacts the request's input under the policy of its principal and
+// feature (a block is an *llm.Error of kind llm.KindGuardBlocked), sends
+// the redacted copy on, restores the placeholders in the answer (text,
+// tool-call arguments, structured output), and runs the output checks and
+// filters on the restored answer. Streams are restored and filtered as
+// they go: the filters hold back at most their window, and a block ends
+// the stream with the error after the text already emitted.
+func (g *Guard) Middleware() llm.Middleware {
+	return func(next llm.Model) llm.Model {
+		return llm.ModelFuncs{
+			GenerateFunc: func(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+				sent, vault, sc, err := g.prepare(ctx, req)
+				if err != nil {
+					return nil, err
+				}
+				og, err := g.outputGuard(sc, req)
+				if err != nil {
+					return nil, err
+				}
+				resp, err := next.Generate(ctx, sent)
+				if err != nil {
+					return nil, err
+				}
+				resp = vault.RestoreResponse(resp, req.ResponseFormat)
+				if err := g.filterResponse(ctx, sc, og, resp); err != nil {
+					return nil, err
+				}
+				return resp, nil
+			},
+			StreamFunc: func(ctx context.Context, req *llm.Request) iter.Seq2[llm.Event, error] {
+				return func(yield func(llm.Event, error) bool) {
+					sent, vault, sc, err := g.prepare(ctx, req)
+					if err != nil {
+						yield(llm.Event{}, err)
+						return
+					}
+					og, err := g.outputGuard(sc, req)
+					if err != nil {
+						yield(llm.Event{}, err)
+						return
+					}
+					s := vault.RestoreStream(next.Stream(ctx, sent), req.ResponseFormat)
+					if og == nil {
+						for ev, err := range s {
+							if !yield(ev, err) {
+								return
+							}
+						}
+						return
+					}
+					g.filterStream(ctx, sc, og, s, yield)
+				}
+			},
+		}
+	}
+}
+
+// filterStream passes the events of s through og's stream filter: text
+// deltas are held back and filtered, the rest pass at once except the
+// finish and usage events, which wait for the held text.
+func (g *Guard) filterStream(ctx context.Context, sc scope, og *OutputGuard, s llm.Stream, yield func(llm.Event, error) bool) {
+	sf := og.NewStream()
+	reported := 0
+	report := func() {
+		fs := sf.Findings()
+		g.emitOutput(ctx, sc, fs[reported:])
+		reported = len(fs)
+	}
+	emit := func(text string, blockedNow bool) bool {
+		report()
+		if text != "" && !yield(llm.Event{Kind: llm.EventTextDelta, Text: text}, nil) {
+			return false
+		}
+		if blockedNow {
+			fs := sf.Findings()
+			yield(llm.Event{}, blocked("guard: answer blocked by "+fs[len(fs)-1].Filter))
+			return false
+		}
+		return true
+	}
+	flushed := false
+	flush := func() bool {
+		if flushed {
+			return true
+		}
+		flushed = true
+		return emit(sf.Flush())
+	}
+	for ev, err := range s {
+		if err != nil {
+			if !flush() {
+				return
+			}
+			yield(ev, err)
+			return
+		}
+		switch ev.Kind {
+		case llm.EventTextDelta:
+			if !emit(sf.Write(ev.Text)) {
+				return
+			}
+			continue
+		case llm.EventFinish, llm.EventUsage:
+			if !flush() {
+				return
+			}
+		}
+		if !yield(ev, nil) {
+			return
+		}
+	}
+	flush()
 }
