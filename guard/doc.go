@@ -7,6 +7,34 @@
 // (PolicySource); llm.SafeMode tightens it (Policy.Tightened). Every
 // decision emits a safety Event, without the sensitive text.
 //
+// # Where it runs
+//
+// Build a Guard from a PolicySource, a detector set (DefaultDetectors: PII
+// and secrets in one pass, and the injection heuristics) and options, then
+// use it as:
+//
+//   - an llm.Middleware (Guard.Middleware) in the canonical position,
+//     outside the cache: input checks (the user's text under
+//     Policy.Input, explicitly untrusted parts and tool results under the
+//     stricter Policy.Untrusted), pseudonymization, restore, and output
+//     checks and filters on the answer, streamed or not;
+//   - a tools.Middleware (Guard.ToolMiddleware): arguments under
+//     Policy.Output, results under Policy.Untrusted;
+//   - a filter on retrieved chunks (Guard.FilterHits);
+//   - a plain function (Guard.Check), for pipelines and tests.
+//
+//	src, _ := guard.NewPolicySource(policy) // guard.LoadPolicy("guard.yaml")
+//	ds, _ := guard.DefaultDetectors()
+//	g, _ := guard.New(guard.Config{Policy: src, Detectors: ds, Events: guard.ZapEvents(log),
+//		Filters: []guard.OutputFilter{guard.Exfiltration{AllowedHosts: []string{"docs.acme.example"}}}})
+//	model := llm.Chain(provider, g.Middleware(), llm.Cache(cacheOpts)) // the guard outside the cache
+//
+// Spotlighting (NewSpotlight) wraps untrusted content in delimiters the
+// content cannot close, or datamarks it, for the system prompt to point
+// at. The injection heuristics can be combined with a model-based
+// Classifier (LLMClassifier), consulted only when they are unsure
+// (InjectionCheck).
+//
 // # Redaction
 //
 // A Redactor, built once from a RedactConfig, says how each type of
