@@ -18,19 +18,18 @@
 //     Policy.Input, explicitly untrusted parts and tool results under the
 //     stricter Policy.Untrusted), pseudonymization, restore, and output
 //     checks and filters on the answer, streamed or not;
-//
 //   - a tools.Middleware (Guard.ToolMiddleware): arguments under
 //     Policy.Output, results under Policy.Untrusted;
-//
 //   - a filter on retrieved chunks (Guard.FilterHits);
-//
 //   - a plain function (Guard.Check), for pipelines and tests.
 //
-//     src, _ := guard.NewPolicySource(policy) // guard.LoadPolicy("guard.yaml")
-//     ds, _ := guard.DefaultDetectors()
-//     g, _ := guard.New(guard.Config{Policy: src, Detectors: ds, Events: guard.ZapEvents(log),
-//     Filters: []guard.OutputFilter{guard.Exfiltration{AllowedHosts: []string{"docs.acme.example"}}}})
-//     model := llm.Chain(provider, g.Middleware(), llm.Cache(cacheOpts)) // the guard outside the cache
+// For example:
+//
+//	src, _ := guard.NewPolicySource(policy) // or guard.LoadPolicy("guard.yaml")
+//	ds, _ := guard.DefaultDetectors()
+//	g, _ := guard.New(guard.Config{Policy: src, Detectors: ds, Events: guard.ZapEvents(log),
+//		Filters: []guard.OutputFilter{guard.Exfiltration{AllowedHosts: []string{"docs.acme.example"}}}})
+//	model := llm.Chain(provider, g.Middleware(), llm.Cache(cacheOpts)) // the guard outside the cache
 //
 // Spotlighting (NewSpotlight) wraps untrusted content in delimiters the
 // content cannot close, or datamarks it, for the system prompt to point
