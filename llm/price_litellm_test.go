@@ -2,8 +2,8 @@ package llm_test
 
 import (
 	"errors"
+	"github.com/keel-go/keel/internal/shareddata"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -112,36 +112,11 @@ func TestLoadLiteLLMPricesErrors(t *testing.T) {
 	}
 }
 
-// budgetSharedData returns the path of a file in the shared data folder,
-// ../shared/data relative to the module: the first shared/data found
-// walking up from the package directory (which also finds it from a git
-// worktree nested deeper than the main checkout). Without it the test is
-// skipped, except in CI (CI=true), where it fails.
+// budgetSharedData returns the path of a file in the shared data folder
+// (see internal/shareddata).
 func budgetSharedData(t *testing.T, rel string) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tried []string
-	for {
-		p := filepath.Join(dir, "shared", "data", filepath.FromSlash(rel))
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			return p
-		}
-		tried = append(tried, p)
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	msg := "shared data file " + rel + " not found; looked for " + strings.Join(tried, ", ")
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return shareddata.File(t, rel, "")
 }
 
 func budgetLoadSharedLiteLLM(t *testing.T) llm.PriceTable {

@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/keel-go/keel/internal/shareddata"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -61,35 +61,11 @@ type piiPresidioRow struct {
 	} `json:"case"`
 }
 
-// piiPresidioData finds shared/data/presidio-recognizer-cases by walking up
-// from the package directory: ../shared/data next to the repository root,
-// found from the main checkout and from a git worktree nested deeper.
-// Without it the test is skipped, except in CI (CI=true), where it fails.
+// piiPresidioData finds the Presidio recognizer cases (see
+// internal/shareddata).
 func piiPresidioData(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tried []string
-	for {
-		p := filepath.Join(dir, "shared", "data", "presidio-recognizer-cases", "recognizer_cases.jsonl")
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-			return p
-		}
-		tried = append(tried, p)
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	msg := "Presidio recognizer cases not found (see shared/data/presidio-recognizer-cases/README.md); looked for " + strings.Join(tried, ", ")
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return shareddata.File(t, "presidio-recognizer-cases/recognizer_cases.jsonl", "see shared/data/presidio-recognizer-cases/README.md")
 }
 
 // piiPresidioLeniency maps libphonenumber's leniency levels (Presidio's

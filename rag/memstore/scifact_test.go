@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"github.com/keel-go/keel/internal/shareddata"
 	"io"
 	"os"
 	"path/filepath"
@@ -84,35 +85,10 @@ func TestSciFactBM25(t *testing.T) {
 	}
 }
 
-// sciFactDir finds shared/data/scifact by walking up from the package
-// directory: ../../../shared/data/scifact in the main checkout, further up
-// from a git worktree. Without it the test is skipped, except in CI
-// (CI=true), where it fails.
+// sciFactDir finds shared/data/scifact (see internal/shareddata).
 func sciFactDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tried []string
-	for {
-		p := filepath.Join(dir, "shared", "data", "scifact")
-		if fi, err := os.Stat(filepath.Join(p, "scifact.zip")); err == nil && fi.Mode().IsRegular() {
-			return p
-		}
-		tried = append(tried, p)
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	msg := "SciFact data not found (see shared/data/scifact/README.md); looked in " + strings.Join(tried, ", ")
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return filepath.Dir(shareddata.File(t, "scifact/scifact.zip", "see shared/data/scifact/README.md"))
 }
 
 type sciFactDoc struct{ id, text string }
