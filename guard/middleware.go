@@ -15,11 +15,12 @@ import (
 // to restore the answer from, and the scope for the answer's checks; or
 // an *llm.Error of kind llm.KindGuardBlocked.
 //
-// Which checks apply to a part: system and developer text written by the
-// application is not checked; text explicitly marked untrusted and tool
-// results get Policy.Untrusted; the user's own text and earlier assistant
-// turns get Policy.Input (an earlier answer is never blocked, only
-// redacted, since the model wrote it under this guard already).
+// Which checks apply to a part, by its own provenance: text the
+// application wrote (system and developer messages, parts marked trusted)
+// is not checked; parts explicitly marked untrusted and tool results get
+// Policy.Untrusted; the user's own text and earlier assistant turns get
+// Policy.Input (an earlier answer is never blocked, only redacted, since
+// the model wrote it under this guard already).
 func (g *Guard) prepare(ctx context.Context, req *llm.Request) (*llm.Request, *Vault, scope, error) {
 	if req == nil {
 		return nil, nil, scope{}, &llm.Error{Kind: llm.KindInvalidRequest, Message: "guard: nil request"}
@@ -31,39 +32,41 @@ func (g *Guard) prepare(ctx context.Context, req *llm.Request) (*llm.Request, *V
 	sent.Messages = make([]llm.Message, len(req.Messages))
 	var moderate []string
 	for i, m := range req.Messages {
-		sc := base
-		switch {
-		case m.Role == llm.RoleSystem || m.Role == llm.RoleDeveloper:
-			if !m.HasUntrusted() {
-				sent.Messages[i] = m
-				continue
+		out := m
+		// Each part is checked under the list of its own provenance: a
+		// document pasted next to the user's question does not move the
+		// question to the untrusted list, nor the document to the input
+		// list.
+		if m.Parts != nil {
+			out.Parts = make([]llm.Part, len(m.Parts))
+			for j, p := range m.Parts {
+				sc, checked := partScope(base, m.Role, p)
+				if !checked || p.Kind != llm.PartText || p.Text == "" {
+					out.Parts[j] = p
+					continue
+				}
+				if sc.where == "input" && m.Role == llm.RoleUser {
+					moderate = append(moderate, p.Text)
+				}
+				red, err := g.redactText(ctx, vault, sc, m.Role, p.Text)
+				if err != nil {
+					return nil, nil, scope{}, err
+				}
+				p.Text = red
+				out.Parts[j] = p
 			}
-			sc.where, sc.untrusted = "untrusted", true
-		case m.Role == llm.RoleTool || explicitlyUntrusted(m):
-			sc.where, sc.untrusted = "untrusted", true
-		default:
+		}
+		if len(m.ToolCalls) > 0 || m.Refusal != "" || m.Reasoning != "" {
+			// Model output from earlier turns: the input list, redacted
+			// and never blocked.
+			sc := base
 			sc.where = "input"
+			checks := g.checks(sc)
+			calls := vault.RedactMessages([]llm.Message{{Role: m.Role, ToolCalls: m.ToolCalls, Refusal: m.Refusal, Reasoning: m.Reasoning}},
+				func(text string) []detect.Finding { return g.check(ctx, sc, checks, text, false).Redact })[0]
+			out.ToolCalls, out.Refusal, out.Reasoning = calls.ToolCalls, calls.Refusal, calls.Reasoning
 		}
-		checks := g.checks(sc)
-		seen := map[string][]detect.Finding{}
-		for _, text := range messageTexts(m) {
-			v := g.check(ctx, sc, checks, text, true)
-			if v.Action == Block && m.Role != llm.RoleAssistant {
-				return nil, nil, scope{}, blocked(v.Reason)
-			}
-			seen[text] = v.Redact
-		}
-		if sc.where == "input" && m.Role == llm.RoleUser {
-			moderate = append(moderate, m.Text())
-		}
-		// The vault redacts text by text (and JSON string by string), so
-		// the pieces it hands over are checked again, without events.
-		sent.Messages[i] = vault.RedactMessages([]llm.Message{m}, func(text string) []detect.Finding {
-			if f, ok := seen[text]; ok {
-				return f
-			}
-			return g.check(ctx, sc, checks, text, false).Redact
-		})[0]
+		sent.Messages[i] = out
 	}
 	if err := g.moderate(ctx, base, req.Principal, moderate); err != nil {
 		return nil, nil, scope{}, err
@@ -72,34 +75,42 @@ func (g *Guard) prepare(ctx context.Context, req *llm.Request) (*llm.Request, *V
 	return sent, vault, base, nil
 }
 
-// explicitlyUntrusted reports whether a part of m is marked untrusted by
-// whoever built it (retrieved documents, uploads, template variables),
-// rather than by default.
-func explicitlyUntrusted(m llm.Message) bool {
-	for _, p := range m.Parts {
-		if p.Provenance == llm.Untrusted {
-			return true
-		}
+// partScope returns the scope a part is checked in, or false for text
+// the application wrote (trusted parts of system and developer messages,
+// and any part explicitly marked trusted).
+func partScope(base scope, role llm.Role, p llm.Part) (scope, bool) {
+	sc := base
+	switch {
+	case p.Provenance == llm.Trusted:
+		return sc, false
+	case role == llm.RoleTool || p.Provenance == llm.Untrusted:
+		sc.where, sc.untrusted = "untrusted", true
+	case role == llm.RoleSystem || role == llm.RoleDeveloper:
+		return sc, false // default provenance of these roles is trusted
+	default:
+		sc.where = "input"
 	}
-	return false
+	return sc, true
 }
 
-// messageTexts lists the texts of m that are checked: text parts, tool
-// call arguments, refusal and reasoning.
-func messageTexts(m llm.Message) []string {
-	var out []string
-	for _, p := range m.Parts {
-		if p.Kind == llm.PartText && p.Text != "" {
-			out = append(out, p.Text)
-		}
+// redactText checks one text in sc (a block refuses the request, except
+// in an earlier assistant turn) and returns it redacted through the
+// vault. JSON text is redacted string by string; each string is checked
+// again, without events.
+func (g *Guard) redactText(ctx context.Context, vault *Vault, sc scope, role llm.Role, text string) (string, error) {
+	checks := g.checks(sc)
+	v := g.check(ctx, sc, checks, text, true)
+	if v.Action == Block && role != llm.RoleAssistant {
+		return "", blocked(v.Reason)
 	}
-	for _, c := range m.ToolCalls {
-		out = append(out, c.Arguments)
-	}
-	if m.Refusal != "" {
-		out = append(out, m.Refusal)
-	}
-	return out
+	msg := vault.RedactMessages([]llm.Message{{Role: role, Parts: []llm.Part{{Kind: llm.PartText, Text: text}}}},
+		func(piece string) []detect.Finding {
+			if piece == text {
+				return v.Redact
+			}
+			return g.check(ctx, sc, checks, piece, false).Redact
+		})
+	return msg[0].Parts[0].Text, nil
 }
 
 // moderate runs the policy's moderation over the user's texts.

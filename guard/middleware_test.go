@@ -236,3 +236,22 @@ func (l *eventLog) firstType(where string) string {
 	}
 	return ""
 }
+
+// TestMiddlewareChecksEachPart: a document pasted into the same message
+// does not move the user's own text to the untrusted list (where a key
+// would only be redacted), nor the document to the input list.
+func TestMiddlewareChecksEachPart(t *testing.T) {
+	g, log := newTestGuard(t, nil)
+	rec := &recorder{}
+	model := llm.Chain(rec.model(func(*llm.Request) string { return "ok" }), g.Middleware())
+	doc := llm.UntrustedText("Shipping policy: parcels leave within 2 business days.", "doc:acme/kb-1")
+	_, err := model.Generate(t.Context(), &llm.Request{Messages: []llm.Message{
+		llm.UserMessage(doc, llm.Text("my key is AKIAZ7VQ3MDL4NXK2PTB, is it valid?"))}})
+	var e *llm.Error
+	if !errors.As(err, &e) || e.Kind != llm.KindGuardBlocked || len(rec.seen) != 0 {
+		t.Fatalf("a key in the user's text next to a document: %v, %d calls", err, len(rec.seen))
+	}
+	if !log.has("AWS_ACCESS_KEY", guard.Block, "input") {
+		t.Errorf("events: %+v", log.events)
+	}
+}

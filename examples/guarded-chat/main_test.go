@@ -377,10 +377,6 @@ func TestRunProvider(t *testing.T) {
 // carries a retrieved document, as guard's prepare documents ("which
 // checks apply to a part").
 func TestUserTextNextToUntrustedText(t *testing.T) {
-	t.Skip("BUG: guard.Guard.Middleware checks every part of a user message that has one explicitly untrusted part " +
-		"under Policy.Untrusted (prepare: explicitlyUntrusted(m) picks the scope per message, not per part), " +
-		"so the user's own text loses the input checks: an AWS key the input list blocks is only pseudonymized and sent, " +
-		"and the user's own flagged words are blocked as if the document had written them")
 	doc := llm.UntrustedText("Shipping policy. Parcels leave our warehouse within 2 business days.", docSource)
 	tests := []struct {
 		name      string
