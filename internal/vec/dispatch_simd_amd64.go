@@ -4,15 +4,17 @@ package vec
 
 import (
 	"simd/archsimd"
+	"slices"
 	"unsafe"
 )
 
 // Built with GOEXPERIMENT=simd, the package uses kernels written with Go's
 // experimental simd/archsimd package instead of the avo assembly (which is
 // still compiled, and tested in the default build). They are the same
-// algorithms: 8-lane FMA into four accumulators for float32, sign
-// extension to int16 and VPMADDWD for int8. The experiment is not covered
-// by the Go 1 promise, so this file is opt-in:
+// algorithms: 8-lane FMA into four accumulators for float32; for int8,
+// VPMADDUBSW on |b| and a with b's sign when a holds no -128 (every
+// quantised query), else sign extension to int16 and VPMADDWD. The
+// experiment is not covered by the Go 1 promise, so this file is opt-in:
 //
 //	GOEXPERIMENT=simd go test ./internal/vec/
 
@@ -59,7 +61,7 @@ func dotRows(q, flat []float32, rows []int, out []float32) {
 
 func dotInt8(a, b []int8) int32 {
 	if haveAVX2 {
-		return dotInt8SIMD(a, b)
+		return int8DotFor(a)(a, b)
 	}
 	return dotInt8Generic(a, b)
 }
@@ -69,9 +71,10 @@ func dotInt8Batch(q, flat []int8, out []int32) {
 		dotInt8BatchGeneric(q, flat, out)
 		return
 	}
+	dot := int8DotFor(q) // the query is checked once for all rows
 	dim := len(q)
 	for i := range out {
-		out[i] = dotInt8SIMD(q, flat[i*dim:(i+1)*dim])
+		out[i] = dot(q, flat[i*dim:(i+1)*dim])
 	}
 }
 
@@ -80,11 +83,21 @@ func dotInt8Rows(q, flat []int8, rows []int, out []int32) {
 		dotInt8RowsGeneric(q, flat, rows, out)
 		return
 	}
+	dot := int8DotFor(q)
 	dim := len(q)
 	out = out[:len(rows)]
 	for i, r := range rows {
-		out[i] = dotInt8SIMD(q, flat[r*dim:(r+1)*dim])
+		out[i] = dot(q, flat[r*dim:(r+1)*dim])
 	}
+}
+
+// int8DotFor returns the int8 dot product to use with query a: the
+// VPMADDUBSW loop unless a holds -128 (see dotInt8SignSIMD).
+func int8DotFor(a []int8) func(a, b []int8) int32 {
+	if hasMinInt8SIMD(a) {
+		return dotInt8WideSIMD
+	}
+	return dotInt8SignSIMD
 }
 
 func sumBits(v []float32) uint32 {
@@ -123,9 +136,56 @@ func dotSIMD(a, b []float32) float32 {
 	return s
 }
 
-// dotInt8SIMD returns the int8 dot product of a and b[:len(a)] in
-// wrapping int32 arithmetic.
-func dotInt8SIMD(a, b []int8) int32 {
+// hasMinInt8SIMD reports whether a holds -128. Abs leaves -128 negative
+// and makes everything else non-negative, so the OR of the absolute
+// values has a sign bit set exactly when -128 occurs.
+func hasMinInt8SIMD(a []int8) bool {
+	var acc archsimd.Int8x32
+	for len(a) >= 32 {
+		acc = acc.Or(archsimd.LoadInt8x32Slice(a).Abs())
+		a = a[32:]
+	}
+	if !acc.And(archsimd.BroadcastInt8x32(-128)).IsZero() {
+		return true
+	}
+	return slices.Contains(a, -128)
+}
+
+// dotInt8SignSIMD returns the int8 dot product of a and b[:len(a)] in
+// wrapping int32 arithmetic, for an a without -128. VPMADDUBSW multiplies
+// |b| (|-128| = 128 read as unsigned) by a with b's sign, which is a·b,
+// and adds pairs into int16; a pair is at most 2·128·127 = 32512 in
+// magnitude, so the saturating add never saturates. VPMADDWD by ones
+// widens the pairs into int32. It needs half the instructions of the
+// sign extension in dotInt8WideSIMD, on ports that are not all one.
+func dotInt8SignSIMD(a, b []int8) int32 {
+	b = b[:len(a)]
+	ones := archsimd.BroadcastInt16x16(1)
+	var acc0, acc1 archsimd.Int32x8
+	for len(a) >= 64 && len(b) >= 64 {
+		x0, y0 := archsimd.LoadInt8x32Slice(a), archsimd.LoadInt8x32Slice(b)
+		x1, y1 := archsimd.LoadInt8x32Slice(a[32:]), archsimd.LoadInt8x32Slice(b[32:])
+		p0 := y0.Abs().AsUint8x32().DotProductPairsSaturated(x0.CopySign(y0))
+		p1 := y1.Abs().AsUint8x32().DotProductPairsSaturated(x1.CopySign(y1))
+		acc0 = acc0.Add(p0.DotProductPairs(ones))
+		acc1 = acc1.Add(p1.DotProductPairs(ones))
+		a = a[64:]
+		b = b[64:]
+	}
+	for len(a) >= 32 && len(b) >= 32 {
+		x, y := archsimd.LoadInt8x32Slice(a), archsimd.LoadInt8x32Slice(b)
+		p := y.Abs().AsUint8x32().DotProductPairsSaturated(x.CopySign(y))
+		acc0 = acc0.Add(p.DotProductPairs(ones))
+		a = a[32:]
+		b = b[32:]
+	}
+	return reduceInt8(acc0.Add(acc1), a, b)
+}
+
+// dotInt8WideSIMD returns the int8 dot product of a and b[:len(a)] in
+// wrapping int32 arithmetic, for any a: each int8 is sign-extended to
+// int16 and VPMADDWD multiplies and adds pairs into int32.
+func dotInt8WideSIMD(a, b []int8) int32 {
 	b = b[:len(a)]
 	var acc0, acc1 archsimd.Int32x8
 	for len(a) >= 32 && len(b) >= 32 {
@@ -138,7 +198,12 @@ func dotInt8SIMD(a, b []int8) int32 {
 		a = a[32:]
 		b = b[32:]
 	}
-	acc := acc0.Add(acc1)
+	return reduceInt8(acc0.Add(acc1), a, b)
+}
+
+// reduceInt8 adds the lanes of acc and the products of the remaining
+// elements of a and b[:len(a)].
+func reduceInt8(acc archsimd.Int32x8, a, b []int8) int32 {
 	h := acc.GetLo().Add(acc.GetHi())
 	h = h.AddPairs(h)
 	h = h.AddPairs(h)

@@ -57,7 +57,13 @@
 //
 // Int8 dot products are exact in wrapping int32 arithmetic in every kernel:
 // they cannot wrap for vectors shorter than 131,072 elements, since each
-// product is at most 128² = 16,384 in magnitude.
+// product is at most 128² = 16,384 in magnitude. On amd64 they take one of
+// two loops, chosen by a quick check of the query (the first argument of
+// [DotInt8]): without -128, as every vector from [QuantizeInt8] is,
+// VPMADDUBSW multiplies |b| by a with b's sign and adds pairs into int16,
+// which cannot saturate since |a| ≤ 127; with -128 the bytes are
+// sign-extended to int16 first, which takes twice the instructions. Both
+// give the same, exact, result.
 //
 // # Lengths
 //

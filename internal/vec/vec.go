@@ -189,6 +189,8 @@ func DotInt8(a, b []int8) int32 {
 // DotInt8Batch is [DotBatch] for int8 vectors: it sets out[i] to
 // DotInt8(q, flat[i*dim:(i+1)*dim]) for every i < len(out), without
 // allocating. The caller multiplies by the query's and each row's scale.
+// It is fastest for a query without -128, as from [QuantizeInt8] (see
+// the package documentation); the rows may hold any value.
 //
 // It panics unless len(q) == dim and len(flat) == dim*len(out).
 func DotInt8Batch(q, flat []int8, dim int, out []int32) {

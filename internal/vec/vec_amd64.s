@@ -298,14 +298,144 @@ TEXT ·dotInt8AVX2(SB), NOSPLIT, $0-52
 	MOVQ  a_base+0(FP), AX
 	MOVQ  b_base+24(FP), CX
 	MOVQ  a_len+8(FP), DX
+	MOVQ  AX, BX
+	MOVQ  DX, SI
+	VPXOR Y0, Y0, Y0
+
+qvec:
+	CMPQ   SI, $0x00000020
+	JL     qmask
+	VPABSB (BX), Y1
+	VPOR   Y1, Y0, Y0
+	ADDQ   $0x00000020, BX
+	SUBQ   $0x00000020, SI
+	JMP    qvec
+
+qmask:
+	VPMOVMSKB Y0, DI
+	TESTL     DI, DI
+	JNE       wide
+
+qtail:
+	TESTQ SI, SI
+	JE    qnone
+	CMPB  (BX), $0x80
+	JE    wide
+	INCQ  BX
+	DECQ  SI
+	JMP   qtail
+
+qnone:
+	VPCMPEQW Y0, Y0, Y0
+	VPSRLW   $0x0f, Y0, Y0
+	VPXOR    Y1, Y1, Y1
+	VPXOR    Y2, Y2, Y2
+	VPXOR    Y3, Y3, Y3
+	VPXOR    Y4, Y4, Y4
+
+block:
+	CMPQ       DX, $0x00000080
+	JL         vec32
+	VMOVDQU    (CX), Y5
+	VMOVDQU    (AX), Y6
+	VPSIGNB    Y5, Y6, Y6
+	VPABSB     Y5, Y5
+	VPMADDUBSW Y6, Y5, Y5
+	VPMADDWD   Y0, Y5, Y5
+	VPADDD     Y5, Y1, Y1
+	VMOVDQU    32(CX), Y5
+	VMOVDQU    32(AX), Y6
+	VPSIGNB    Y5, Y6, Y6
+	VPABSB     Y5, Y5
+	VPMADDUBSW Y6, Y5, Y5
+	VPMADDWD   Y0, Y5, Y5
+	VPADDD     Y5, Y2, Y2
+	VMOVDQU    64(CX), Y5
+	VMOVDQU    64(AX), Y6
+	VPSIGNB    Y5, Y6, Y6
+	VPABSB     Y5, Y5
+	VPMADDUBSW Y6, Y5, Y5
+	VPMADDWD   Y0, Y5, Y5
+	VPADDD     Y5, Y3, Y3
+	VMOVDQU    96(CX), Y5
+	VMOVDQU    96(AX), Y6
+	VPSIGNB    Y5, Y6, Y6
+	VPABSB     Y5, Y5
+	VPMADDUBSW Y6, Y5, Y5
+	VPMADDWD   Y0, Y5, Y5
+	VPADDD     Y5, Y4, Y4
+	ADDQ       $0x00000080, AX
+	ADDQ       $0x00000080, CX
+	SUBQ       $0x00000080, DX
+	JMP        block
+
+vec32:
+	CMPQ       DX, $0x00000020
+	JL         reduce
+	VMOVDQU    (CX), Y5
+	VMOVDQU    (AX), Y6
+	VPSIGNB    Y5, Y6, Y6
+	VPABSB     Y5, Y5
+	VPMADDUBSW Y6, Y5, Y5
+	VPMADDWD   Y0, Y5, Y5
+	VPADDD     Y5, Y1, Y1
+	ADDQ       $0x00000020, AX
+	ADDQ       $0x00000020, CX
+	SUBQ       $0x00000020, DX
+	JMP        vec32
+
+reduce:
+	VPADDD       Y3, Y1, Y1
+	VPADDD       Y4, Y2, Y2
+	VPADDD       Y2, Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPADDD       X2, X1, X1
+	CMPQ         DX, $0x00000010
+	JL           finish
+	VMOVDQU      (CX), X2
+	VMOVDQU      (AX), X3
+	VPSIGNB      X2, X3, X3
+	VPABSB       X2, X2
+	VPMADDUBSW   X3, X2, X2
+	VPMADDWD     X0, X2, X2
+	VPADDD       X2, X1, X1
+	ADDQ         $0x00000010, AX
+	ADDQ         $0x00000010, CX
+	SUBQ         $0x00000010, DX
+
+finish:
+	VPSHUFD $0x4e, X1, X0
+	VPADDD  X0, X1, X1
+	VPSHUFD $0xb1, X1, X0
+	VPADDD  X0, X1, X1
+	VMOVD   X1, BX
+
+tail:
+	TESTQ   DX, DX
+	JE      done
+	MOVBLSX (AX), SI
+	MOVBLSX (CX), DI
+	IMULL   DI, SI
+	ADDL    SI, BX
+	INCQ    AX
+	INCQ    CX
+	DECQ    DX
+	JMP     tail
+
+done:
+	VZEROUPPER
+	MOVL BX, ret+48(FP)
+	RET
+
+wide:
 	VPXOR Y0, Y0, Y0
 	VPXOR Y1, Y1, Y1
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
 
-block:
+wblock:
 	CMPQ      DX, $0x00000040
-	JL        vec16
+	JL        wvec16
 	VPMOVSXBW (AX), Y4
 	VPMOVSXBW (CX), Y5
 	VPMADDWD  Y5, Y4, Y4
@@ -325,11 +455,11 @@ block:
 	ADDQ      $0x00000040, AX
 	ADDQ      $0x00000040, CX
 	SUBQ      $0x00000040, DX
-	JMP       block
+	JMP       wblock
 
-vec16:
+wvec16:
 	CMPQ      DX, $0x00000010
-	JL        reduce
+	JL        wreduce
 	VPMOVSXBW (AX), Y4
 	VPMOVSXBW (CX), Y5
 	VPMADDWD  Y5, Y4, Y4
@@ -337,9 +467,9 @@ vec16:
 	ADDQ      $0x00000010, AX
 	ADDQ      $0x00000010, CX
 	SUBQ      $0x00000010, DX
-	JMP       vec16
+	JMP       wvec16
 
-reduce:
+wreduce:
 	VPADDD       Y2, Y0, Y0
 	VPADDD       Y3, Y1, Y1
 	VPADDD       Y1, Y0, Y0
@@ -351,9 +481,9 @@ reduce:
 	VPADDD       X1, X0, X0
 	VMOVD        X0, BX
 
-tail:
+wtail:
 	TESTQ   DX, DX
-	JE      done
+	JE      wdone
 	MOVBLSX (AX), SI
 	MOVBLSX (CX), DI
 	IMULL   DI, SI
@@ -361,9 +491,9 @@ tail:
 	INCQ    AX
 	INCQ    CX
 	DECQ    DX
-	JMP     tail
+	JMP     wtail
 
-done:
+wdone:
 	VZEROUPPER
 	MOVL BX, ret+48(FP)
 	RET
@@ -371,13 +501,150 @@ done:
 // func dotInt8BatchAVX2(q []int8, flat []int8, dim int, out []int32)
 // Requires: AVX, AVX2, MMX+
 TEXT ·dotInt8BatchAVX2(SB), NOSPLIT, $0-80
-	MOVQ q_base+0(FP), AX
-	MOVQ flat_base+24(FP), CX
-	MOVQ dim+48(FP), DX
-	MOVQ out_base+56(FP), BX
-	MOVQ out_len+64(FP), SI
+	MOVQ  q_base+0(FP), AX
+	MOVQ  flat_base+24(FP), CX
+	MOVQ  dim+48(FP), DX
+	MOVQ  out_base+56(FP), BX
+	MOVQ  out_len+64(FP), SI
+	MOVQ  AX, DI
+	MOVQ  DX, R8
+	VPXOR Y0, Y0, Y0
+
+qvec:
+	CMPQ   R8, $0x00000020
+	JL     qmask
+	VPABSB (DI), Y1
+	VPOR   Y1, Y0, Y0
+	ADDQ   $0x00000020, DI
+	SUBQ   $0x00000020, R8
+	JMP    qvec
+
+qmask:
+	VPMOVMSKB Y0, R9
+	TESTL     R9, R9
+	JNE       wide
+
+qtail:
+	TESTQ R8, R8
+	JE    qnone
+	CMPB  (DI), $0x80
+	JE    wide
+	INCQ  DI
+	DECQ  R8
+	JMP   qtail
+
+qnone:
+	VPCMPEQW Y0, Y0, Y0
+	VPSRLW   $0x0f, Y0, Y0
 
 row:
+	TESTQ SI, SI
+	JE    end
+	MOVQ  AX, DI
+	MOVQ  DX, R8
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+
+rblock:
+	CMPQ       R8, $0x00000080
+	JL         rvec32
+	PREFETCHT0 3072(CX)
+	PREFETCHT0 3136(CX)
+	VMOVDQU    (CX), Y5
+	VMOVDQU    (DI), Y6
+	VPSIGNB    Y5, Y6, Y6
+	VPABSB     Y5, Y5
+	VPMADDUBSW Y6, Y5, Y5
+	VPMADDWD   Y0, Y5, Y5
+	VPADDD     Y5, Y1, Y1
+	VMOVDQU    32(CX), Y5
+	VMOVDQU    32(DI), Y6
+	VPSIGNB    Y5, Y6, Y6
+	VPABSB     Y5, Y5
+	VPMADDUBSW Y6, Y5, Y5
+	VPMADDWD   Y0, Y5, Y5
+	VPADDD     Y5, Y2, Y2
+	VMOVDQU    64(CX), Y5
+	VMOVDQU    64(DI), Y6
+	VPSIGNB    Y5, Y6, Y6
+	VPABSB     Y5, Y5
+	VPMADDUBSW Y6, Y5, Y5
+	VPMADDWD   Y0, Y5, Y5
+	VPADDD     Y5, Y3, Y3
+	VMOVDQU    96(CX), Y5
+	VMOVDQU    96(DI), Y6
+	VPSIGNB    Y5, Y6, Y6
+	VPABSB     Y5, Y5
+	VPMADDUBSW Y6, Y5, Y5
+	VPMADDWD   Y0, Y5, Y5
+	VPADDD     Y5, Y4, Y4
+	ADDQ       $0x00000080, DI
+	ADDQ       $0x00000080, CX
+	SUBQ       $0x00000080, R8
+	JMP        rblock
+
+rvec32:
+	CMPQ       R8, $0x00000020
+	JL         rreduce
+	VMOVDQU    (CX), Y5
+	VMOVDQU    (DI), Y6
+	VPSIGNB    Y5, Y6, Y6
+	VPABSB     Y5, Y5
+	VPMADDUBSW Y6, Y5, Y5
+	VPMADDWD   Y0, Y5, Y5
+	VPADDD     Y5, Y1, Y1
+	ADDQ       $0x00000020, DI
+	ADDQ       $0x00000020, CX
+	SUBQ       $0x00000020, R8
+	JMP        rvec32
+
+rreduce:
+	VPADDD       Y3, Y1, Y1
+	VPADDD       Y4, Y2, Y2
+	VPADDD       Y2, Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPADDD       X2, X1, X1
+	CMPQ         R8, $0x00000010
+	JL           rfinish
+	VMOVDQU      (CX), X2
+	VMOVDQU      (DI), X3
+	VPSIGNB      X2, X3, X3
+	VPABSB       X2, X2
+	VPMADDUBSW   X3, X2, X2
+	VPMADDWD     X0, X2, X2
+	VPADDD       X2, X1, X1
+	ADDQ         $0x00000010, DI
+	ADDQ         $0x00000010, CX
+	SUBQ         $0x00000010, R8
+
+rfinish:
+	VPSHUFD $0x4e, X1, X2
+	VPADDD  X2, X1, X1
+	VPSHUFD $0xb1, X1, X2
+	VPADDD  X2, X1, X1
+	VMOVD   X1, R9
+
+rtail:
+	TESTQ   R8, R8
+	JE      rdone
+	MOVBLSX (DI), R10
+	MOVBLSX (CX), R11
+	IMULL   R11, R10
+	ADDL    R10, R9
+	INCQ    DI
+	INCQ    CX
+	DECQ    R8
+	JMP     rtail
+
+rdone:
+	MOVL R9, (BX)
+	ADDQ $0x00000004, BX
+	DECQ SI
+	JMP  row
+
+wide:
 	TESTQ SI, SI
 	JE    end
 	MOVQ  AX, DI
@@ -387,9 +654,9 @@ row:
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
 
-rblock:
+wblock:
 	CMPQ       R8, $0x00000040
-	JL         rvec16
+	JL         wvec16
 	PREFETCHT0 (CX)(DX*1)
 	VPMOVSXBW  (DI), Y4
 	VPMOVSXBW  (CX), Y5
@@ -410,11 +677,11 @@ rblock:
 	ADDQ       $0x00000040, DI
 	ADDQ       $0x00000040, CX
 	SUBQ       $0x00000040, R8
-	JMP        rblock
+	JMP        wblock
 
-rvec16:
+wvec16:
 	CMPQ      R8, $0x00000010
-	JL        rreduce
+	JL        wreduce
 	VPMOVSXBW (DI), Y4
 	VPMOVSXBW (CX), Y5
 	VPMADDWD  Y5, Y4, Y4
@@ -422,9 +689,9 @@ rvec16:
 	ADDQ      $0x00000010, DI
 	ADDQ      $0x00000010, CX
 	SUBQ      $0x00000010, R8
-	JMP       rvec16
+	JMP       wvec16
 
-rreduce:
+wreduce:
 	VPADDD       Y2, Y0, Y0
 	VPADDD       Y3, Y1, Y1
 	VPADDD       Y1, Y0, Y0
@@ -436,9 +703,9 @@ rreduce:
 	VPADDD       X1, X0, X0
 	VMOVD        X0, R9
 
-rtail:
+wtail:
 	TESTQ   R8, R8
-	JE      rdone
+	JE      wdone
 	MOVBLSX (DI), R10
 	MOVBLSX (CX), R11
 	IMULL   R11, R10
@@ -446,13 +713,13 @@ rtail:
 	INCQ    DI
 	INCQ    CX
 	DECQ    R8
-	JMP     rtail
+	JMP     wtail
 
-rdone:
+wdone:
 	MOVL R9, (BX)
 	ADDQ $0x00000004, BX
 	DECQ SI
-	JMP  row
+	JMP  wide
 
 end:
 	VZEROUPPER
@@ -461,12 +728,42 @@ end:
 // func dotInt8RowsAVX2(q []int8, flat []int8, dim int, rows []int, out []int32)
 // Requires: AVX, AVX2, MMX+
 TEXT ·dotInt8RowsAVX2(SB), NOSPLIT, $0-104
-	MOVQ q_base+0(FP), AX
-	MOVQ flat_base+24(FP), CX
-	MOVQ dim+48(FP), DX
-	MOVQ rows_base+56(FP), BX
-	MOVQ rows_len+64(FP), SI
-	MOVQ out_base+80(FP), DI
+	MOVQ  q_base+0(FP), AX
+	MOVQ  flat_base+24(FP), CX
+	MOVQ  dim+48(FP), DX
+	MOVQ  rows_base+56(FP), BX
+	MOVQ  rows_len+64(FP), SI
+	MOVQ  out_base+80(FP), DI
+	MOVQ  AX, R8
+	MOVQ  DX, R9
+	VPXOR Y0, Y0, Y0
+
+qvec:
+	CMPQ   R9, $0x00000020
+	JL     qmask
+	VPABSB (R8), Y1
+	VPOR   Y1, Y0, Y0
+	ADDQ   $0x00000020, R8
+	SUBQ   $0x00000020, R9
+	JMP    qvec
+
+qmask:
+	VPMOVMSKB Y0, R10
+	TESTL     R10, R10
+	JNE       wide
+
+qtail:
+	TESTQ R9, R9
+	JE    qnone
+	CMPB  (R8), $0x80
+	JE    wide
+	INCQ  R8
+	DECQ  R9
+	JMP   qtail
+
+qnone:
+	VPCMPEQW Y0, Y0, Y0
+	VPSRLW   $0x0f, Y0, Y0
 
 row:
 	TESTQ SI, SI
@@ -474,12 +771,131 @@ row:
 	MOVQ  (BX), R9
 	XORQ  R11, R11
 	CMPQ  SI, $0x01
-	JE    last
+	JE    rlast
 	MOVQ  8(BX), R11
 	SUBQ  R9, R11
 	IMULQ DX, R11
 
-last:
+rlast:
+	IMULQ DX, R9
+	ADDQ  CX, R9
+	MOVQ  AX, R8
+	MOVQ  DX, R10
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+
+rblock:
+	CMPQ       R10, $0x00000080
+	JL         rvec32
+	PREFETCHT0 (R9)(R11*1)
+	PREFETCHT0 64(R9)(R11*1)
+	VMOVDQU    (R9), Y5
+	VMOVDQU    (R8), Y6
+	VPSIGNB    Y5, Y6, Y6
+	VPABSB     Y5, Y5
+	VPMADDUBSW Y6, Y5, Y5
+	VPMADDWD   Y0, Y5, Y5
+	VPADDD     Y5, Y1, Y1
+	VMOVDQU    32(R9), Y5
+	VMOVDQU    32(R8), Y6
+	VPSIGNB    Y5, Y6, Y6
+	VPABSB     Y5, Y5
+	VPMADDUBSW Y6, Y5, Y5
+	VPMADDWD   Y0, Y5, Y5
+	VPADDD     Y5, Y2, Y2
+	VMOVDQU    64(R9), Y5
+	VMOVDQU    64(R8), Y6
+	VPSIGNB    Y5, Y6, Y6
+	VPABSB     Y5, Y5
+	VPMADDUBSW Y6, Y5, Y5
+	VPMADDWD   Y0, Y5, Y5
+	VPADDD     Y5, Y3, Y3
+	VMOVDQU    96(R9), Y5
+	VMOVDQU    96(R8), Y6
+	VPSIGNB    Y5, Y6, Y6
+	VPABSB     Y5, Y5
+	VPMADDUBSW Y6, Y5, Y5
+	VPMADDWD   Y0, Y5, Y5
+	VPADDD     Y5, Y4, Y4
+	ADDQ       $0x00000080, R8
+	ADDQ       $0x00000080, R9
+	SUBQ       $0x00000080, R10
+	JMP        rblock
+
+rvec32:
+	CMPQ       R10, $0x00000020
+	JL         rreduce
+	VMOVDQU    (R9), Y5
+	VMOVDQU    (R8), Y6
+	VPSIGNB    Y5, Y6, Y6
+	VPABSB     Y5, Y5
+	VPMADDUBSW Y6, Y5, Y5
+	VPMADDWD   Y0, Y5, Y5
+	VPADDD     Y5, Y1, Y1
+	ADDQ       $0x00000020, R8
+	ADDQ       $0x00000020, R9
+	SUBQ       $0x00000020, R10
+	JMP        rvec32
+
+rreduce:
+	VPADDD       Y3, Y1, Y1
+	VPADDD       Y4, Y2, Y2
+	VPADDD       Y2, Y1, Y1
+	VEXTRACTI128 $0x01, Y1, X2
+	VPADDD       X2, X1, X1
+	CMPQ         R10, $0x00000010
+	JL           rfinish
+	VMOVDQU      (R9), X2
+	VMOVDQU      (R8), X3
+	VPSIGNB      X2, X3, X3
+	VPABSB       X2, X2
+	VPMADDUBSW   X3, X2, X2
+	VPMADDWD     X0, X2, X2
+	VPADDD       X2, X1, X1
+	ADDQ         $0x00000010, R8
+	ADDQ         $0x00000010, R9
+	SUBQ         $0x00000010, R10
+
+rfinish:
+	VPSHUFD $0x4e, X1, X2
+	VPADDD  X2, X1, X1
+	VPSHUFD $0xb1, X1, X2
+	VPADDD  X2, X1, X1
+	VMOVD   X1, R11
+
+rtail:
+	TESTQ   R10, R10
+	JE      rdone
+	MOVBLSX (R8), R12
+	MOVBLSX (R9), R13
+	IMULL   R13, R12
+	ADDL    R12, R11
+	INCQ    R8
+	INCQ    R9
+	DECQ    R10
+	JMP     rtail
+
+rdone:
+	MOVL R11, (DI)
+	ADDQ $0x00000004, DI
+	ADDQ $0x00000008, BX
+	DECQ SI
+	JMP  row
+
+wide:
+	TESTQ SI, SI
+	JE    end
+	MOVQ  (BX), R9
+	XORQ  R11, R11
+	CMPQ  SI, $0x01
+	JE    wlast
+	MOVQ  8(BX), R11
+	SUBQ  R9, R11
+	IMULQ DX, R11
+
+wlast:
 	IMULQ DX, R9
 	ADDQ  CX, R9
 	MOVQ  AX, R8
@@ -489,9 +905,9 @@ last:
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
 
-rblock:
+wblock:
 	CMPQ       R10, $0x00000040
-	JL         rvec16
+	JL         wvec16
 	PREFETCHT0 (R9)(R11*1)
 	VPMOVSXBW  (R8), Y4
 	VPMOVSXBW  (R9), Y5
@@ -512,11 +928,11 @@ rblock:
 	ADDQ       $0x00000040, R8
 	ADDQ       $0x00000040, R9
 	SUBQ       $0x00000040, R10
-	JMP        rblock
+	JMP        wblock
 
-rvec16:
+wvec16:
 	CMPQ      R10, $0x00000010
-	JL        rreduce
+	JL        wreduce
 	VPMOVSXBW (R8), Y4
 	VPMOVSXBW (R9), Y5
 	VPMADDWD  Y5, Y4, Y4
@@ -524,9 +940,9 @@ rvec16:
 	ADDQ      $0x00000010, R8
 	ADDQ      $0x00000010, R9
 	SUBQ      $0x00000010, R10
-	JMP       rvec16
+	JMP       wvec16
 
-rreduce:
+wreduce:
 	VPADDD       Y2, Y0, Y0
 	VPADDD       Y3, Y1, Y1
 	VPADDD       Y1, Y0, Y0
@@ -538,9 +954,9 @@ rreduce:
 	VPADDD       X1, X0, X0
 	VMOVD        X0, R11
 
-rtail:
+wtail:
 	TESTQ   R10, R10
-	JE      rdone
+	JE      wdone
 	MOVBLSX (R8), R12
 	MOVBLSX (R9), R13
 	IMULL   R13, R12
@@ -548,14 +964,14 @@ rtail:
 	INCQ    R8
 	INCQ    R9
 	DECQ    R10
-	JMP     rtail
+	JMP     wtail
 
-rdone:
+wdone:
 	MOVL R11, (DI)
 	ADDQ $0x00000004, DI
 	ADDQ $0x00000008, BX
 	DECQ SI
-	JMP  row
+	JMP  wide
 
 end:
 	VZEROUPPER

@@ -1,8 +1,10 @@
 package vec
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -413,6 +415,78 @@ func TestDotInt8BatchAndRows(t *testing.T) {
 				if gathered[i] != out[ri] {
 					t.Fatalf("%s dim=%d rows[%d]=%d: %d != batch %d", k.name, dim, i, ri, gathered[i], out[ri])
 				}
+			}
+		}
+	}
+}
+
+// TestDotInt8QueryWithoutMin covers the two loops of the amd64 int8
+// kernels: a query without -128 (every quantised vector) takes the
+// VPMADDUBSW loop, one with -128 the sign-extension loop, and a -128
+// anywhere in the query, block, 32- or 16-byte step or byte tail, must be
+// noticed, since the VPMADDUBSW loop would get -128·-1 wrong.
+func TestDotInt8QueryWithoutMin(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	// noMin draws n values in [-127, 127].
+	noMin := func(n, off int) []int8 {
+		v := randInt8(r, n, off)
+		for i, x := range v {
+			if x == -128 {
+				v[i] = 127
+			}
+		}
+		return v
+	}
+	fill := func(n int, x int8) []int8 {
+		v := make([]int8, n)
+		for i := range v {
+			v[i] = x
+		}
+		return v
+	}
+	type pair struct {
+		name string
+		q, b []int8
+	}
+	var cases []pair
+	for _, n := range []int{0, 1, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 127, 128, 129, 143, 144, 160, 175, 300, 768, 1000} {
+		cases = append(cases, pair{fmt.Sprintf("random n=%d", n), noMin(n, n%3), randInt8(r, n, 2-n%3)})
+		// The largest pair sums: |b| = 128 against |q| = 127.
+		cases = append(cases,
+			pair{fmt.Sprintf("127·-128 n=%d", n), fill(n, 127), fill(n, -128)},
+			pair{fmt.Sprintf("-127·-128 n=%d", n), fill(n, -127), fill(n, -128)})
+		// One -128 in the query against negative rows, at every position
+		// for short vectors and at a spread of positions for long ones.
+		for p := 0; p < n; p += 1 + p/16 {
+			q := noMin(n, 0)
+			q[p] = -128
+			cases = append(cases, pair{fmt.Sprintf("-128 at %d of %d", p, n), q, fill(n, -1)})
+		}
+	}
+	// Long enough to wrap int32 on the VPMADDUBSW loop.
+	cases = append(cases, pair{"wrap", fill(140000, -127), fill(140000, -128)})
+	for _, k := range int8Kernels {
+		for _, c := range cases {
+			want := refDotInt8(c.q, c.b)
+			if got := k.dot(c.q, c.b); got != want {
+				t.Fatalf("%s %s: dot %d, want %d", k.name, c.name, got, want)
+			}
+			if len(c.q) == 0 {
+				continue
+			}
+			// Three rows: b, b again, and b reversed.
+			rev := slices.Clone(c.b)
+			slices.Reverse(rev)
+			flat := slices.Concat(c.b, c.b, rev)
+			wants := []int32{want, want, refDotInt8(c.q, rev)}
+			out := make([]int32, 3)
+			k.batch(c.q, flat, out)
+			if !slices.Equal(out, wants) {
+				t.Fatalf("%s %s: batch %v, want %v", k.name, c.name, out, wants)
+			}
+			k.rows(c.q, flat, []int{2, 0, 1}, out)
+			if wantRows := []int32{wants[2], wants[0], wants[1]}; !slices.Equal(out, wantRows) {
+				t.Fatalf("%s %s: rows %v, want %v", k.name, c.name, out, wantRows)
 			}
 		}
 	}

@@ -1,6 +1,9 @@
 package memstore
 
-import "sort"
+import (
+	"cmp"
+	"slices"
+)
 
 // ranked is a row and its score.
 type ranked struct {
@@ -17,6 +20,18 @@ func better(a, b ranked) bool {
 	return a.row < b.row
 }
 
+// compareRanked is better as a three-way comparison, best first, for
+// slices.SortFunc (which, unlike sort.Slice, does not allocate).
+func compareRanked(a, b ranked) int {
+	if a.score != b.score {
+		if a.score > b.score {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Compare(a.row, b.row)
+}
+
 // topK keeps the k best rows pushed, in a min-heap on "better" (the worst
 // kept row at the root).
 type topK struct {
@@ -24,19 +39,13 @@ type topK struct {
 	heap []ranked
 }
 
-func growHeaps(hs []topK, n, k int) []topK {
-	if cap(hs) < n {
-		hs = append(hs[:cap(hs)], make([]topK, n-cap(hs))...)
+// reset empties h and sets how many rows it keeps.
+func (h *topK) reset(k int) {
+	h.k = k
+	if cap(h.heap) < k {
+		h.heap = make([]ranked, 0, k)
 	}
-	hs = hs[:n]
-	for i := range hs {
-		hs[i].k = k
-		if cap(hs[i].heap) < k {
-			hs[i].heap = make([]ranked, 0, k)
-		}
-		hs[i].heap = hs[i].heap[:0]
-	}
-	return hs
+	h.heap = h.heap[:0]
 }
 
 func (h *topK) push(row int32, score float32) {
@@ -51,6 +60,36 @@ func (h *topK) push(row int32, score float32) {
 	}
 	h.heap[0] = x
 	h.down(0)
+}
+
+// pushRun pushes rows first, first+1, … with scores. Once the heap is
+// full, a row enters only if its score is at least the worst kept one,
+// so most rows of a large scan cost one compare and never touch the
+// heap. (The result is push's: a NaN score, or a worst kept score of NaN,
+// fails the compare as it fails better.)
+func (h *topK) pushRun(first int32, scores []float32) {
+	i := 0
+	for ; i < len(scores) && len(h.heap) < h.k; i++ {
+		h.push(first+int32(i), scores[i])
+	}
+	if i == len(scores) {
+		return
+	}
+	cut := h.heap[0].score
+	for ; i < len(scores); i++ {
+		if s := scores[i]; s >= cut {
+			h.push(first+int32(i), s)
+			cut = h.heap[0].score
+		}
+	}
+}
+
+// pushRows pushes rows[i] with scores[i] for every i.
+func (h *topK) pushRows(rows []int, scores []float32) {
+	scores = scores[:len(rows)]
+	for i, r := range rows {
+		h.push(int32(r), scores[i])
+	}
 }
 
 func (h *topK) up(i int) {
@@ -83,25 +122,24 @@ func (h *topK) down(i int) {
 	}
 }
 
-// sorted returns the kept rows best first, in a new slice.
-func (h *topK) sorted() []ranked {
-	out := append([]ranked(nil), h.heap...)
-	sort.Slice(out, func(i, j int) bool { return better(out[i], out[j]) })
-	return out
+// sortedInto appends the kept rows to dst, best first.
+func (h *topK) sortedInto(dst []ranked) []ranked {
+	n := len(dst)
+	dst = append(dst, h.heap...)
+	slices.SortFunc(dst[n:], compareRanked)
+	return dst
 }
 
-// mergeHeaps returns the k best rows of several heaps, best first.
-func mergeHeaps(hs []topK, k int) []ranked {
-	if len(hs) == 1 {
-		return hs[0].sorted()
+// mergeHeaps returns in dst[:0] the k best rows of the workers' heaps,
+// best first.
+func mergeHeaps(dst []ranked, ws []worker, k int) []ranked {
+	dst = dst[:0]
+	for i := range ws {
+		dst = append(dst, ws[i].best.heap...)
 	}
-	var all []ranked
-	for i := range hs {
-		all = append(all, hs[i].heap...)
+	slices.SortFunc(dst, compareRanked)
+	if len(dst) > k {
+		dst = dst[:k]
 	}
-	sort.Slice(all, func(i, j int) bool { return better(all[i], all[j]) })
-	if len(all) > k {
-		all = all[:k]
-	}
-	return all
+	return dst
 }
