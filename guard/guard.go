@@ -50,6 +50,9 @@ type Guard struct {
 	byName    map[string]detect.Detector
 	byType    map[string][]detect.Detector
 	injection *detect.InjectionDetector
+	// redactors serve each policy redaction mode; masking serves text
+	// that leaves the request (see newRedactors).
+	redactors, masking [RedactHash + 1]*Redactor
 }
 
 // New checks cfg and returns the Guard.
@@ -76,6 +79,10 @@ func New(cfg Config) (*Guard, error) {
 	if _, err := NewRedactor(cfg.Redact); err != nil {
 		return nil, err
 	}
+	g.redactors, g.masking = newRedactors(cfg.Redact)
+	if g.redactors[RedactMask] == nil || g.masking[RedactMask] == nil {
+		return nil, errors.New("guard: Config.Redact cannot mask")
+	}
 	return g, nil
 }
 
@@ -89,18 +96,43 @@ func (g *Guard) policyFor(tenant, feature string) *Policy {
 	return p
 }
 
-// redactor returns the Redactor of policy p.
+// redactor returns the Redactor of policy p (built once per mode, in New).
 func (g *Guard) redactor(p *Policy) *Redactor {
-	cfg := g.cfg.Redact
-	cfg.Default.Mode = p.Redaction
-	r, err := NewRedactor(cfg)
-	if err != nil {
-		// The config was checked by New; only a hash mode without a key
-		// can fail here, and then values are masked rather than leaked.
-		cfg.Default.Mode = RedactMask
-		r, _ = NewRedactor(cfg)
+	if p.Redaction <= RedactHash && g.redactors[p.Redaction] != nil {
+		return g.redactors[p.Redaction]
 	}
-	return r
+	return g.redactors[RedactMask]
+}
+
+// newRedactors builds the Redactor of each default mode from cfg, and the
+// masking one for text that leaves the request (tool results, retrieved
+// chunks: there is no answer to restore them in), where pseudonymizing
+// rules of cfg.Types mask instead. A mode the config cannot serve (hash
+// without a key) is left nil, and policies asking for it mask.
+func newRedactors(cfg RedactConfig) (modes [RedactHash + 1]*Redactor, irreversible [RedactHash + 1]*Redactor) {
+	for m := RedactPseudonymize; m <= RedactHash; m++ {
+		c := cfg
+		c.Default.Mode = m
+		if r, err := NewRedactor(c); err == nil {
+			modes[m] = r
+		}
+		leave := m
+		if leave == RedactPseudonymize {
+			leave = RedactMask
+		}
+		c.Default.Mode = leave
+		c.Types = make(map[string]RedactRule, len(cfg.Types))
+		for t, rule := range cfg.Types {
+			if rule.Mode == RedactPseudonymize {
+				rule.Mode = leave
+			}
+			c.Types[t] = rule
+		}
+		if r, err := NewRedactor(c); err == nil {
+			irreversible[m] = r
+		}
+	}
+	return modes, irreversible
 }
 
 // scope is where text is checked, and for whom.

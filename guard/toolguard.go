@@ -64,28 +64,13 @@ func (g *Guard) FilterHits(ctx context.Context, tenant, feature string, hits []r
 	return out
 }
 
-// maskFindings masks the redacted findings of text irreversibly: text
-// that leaves the request (a tool result, a retrieved chunk) has no
+// maskFindings masks (or hashes, under a hashing policy) the redacted
+// findings of text irreversibly: text that leaves the request has no
 // answer to restore it in.
 func maskFindings(g *Guard, pol *Policy, text string, v Verdict) string {
-	cfg := g.cfg.Redact
-	mode := RedactMask
-	if pol.Redaction == RedactHash {
-		mode = RedactHash
-	}
-	cfg.Default.Mode = mode
-	types := make(map[string]RedactRule, len(cfg.Types))
-	for t, rule := range cfg.Types {
-		if rule.Mode == RedactPseudonymize {
-			rule.Mode = mode
-		}
-		types[t] = rule
-	}
-	cfg.Types = types
-	r, err := NewRedactor(cfg)
-	if err != nil {
-		cfg.Default.Mode = RedactMask
-		r, _ = NewRedactor(cfg)
+	r := g.masking[RedactMask]
+	if pol.Redaction == RedactHash && g.masking[RedactHash] != nil {
+		r = g.masking[RedactHash]
 	}
 	return r.NewVault().Redact(text, v.Redact)
 }
