@@ -3,6 +3,7 @@ package structured
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -97,14 +98,12 @@ func (d *Decoder[T]) decodeFast(doc string) (T, any, bool) {
 // decodeReference decodes doc on the reference path.
 func (d *Decoder[T]) decodeReference(doc []byte) (T, any, error) {
 	var zero, out T
-	v, err := sjs.UnmarshalJSON(bytes.NewReader(doc))
+	v, err := d.schema.validatedTree(doc)
+	var syntax *notJSONError
+	if errors.As(err, &syntax) {
+		return zero, nil, fmt.Errorf("the answer is not valid JSON: %w", syntax.err)
+	}
 	if err != nil {
-		return zero, nil, fmt.Errorf("the answer is not valid JSON: %w", err)
-	}
-	if dup := findDuplicateKey(doc); dup != nil {
-		return zero, nil, dup
-	}
-	if err := d.schema.validateValue(v, bytes.Contains(doc, []byte("null"))); err != nil {
 		return zero, nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(doc))

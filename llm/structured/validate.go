@@ -63,12 +63,29 @@ func (s *Schema) Validate(doc []byte) error {
 // nulls of optional properties removed), for callers that go on to read
 // it, such as a tool with a raw JSON Schema.
 func (s *Schema) ValidateValue(doc []byte) (any, error) {
+	v, err := s.validatedTree(doc)
+	var syntax *notJSONError
+	if errors.As(err, &syntax) {
+		return nil, fmt.Errorf("structured: not JSON: %w", syntax.err)
+	}
+	return v, err
+}
+
+// notJSONError carries the reference parser's syntax error, which each
+// caller words for its reader.
+type notJSONError struct{ err error }
+
+func (e *notJSONError) Error() string { return e.err.Error() }
+
+// validatedTree parses doc (the fast parser, or the reference one for
+// what it refuses, which also says what is wrong), refuses repeated keys,
+// and validates the value against the original schema.
+func (s *Schema) validatedTree(doc []byte) (any, error) {
 	v, ok := parseTree(string(doc))
 	if !ok {
-		// The reference parser decides, and says what is wrong.
 		var err error
 		if v, err = sjs.UnmarshalJSON(bytes.NewReader(doc)); err != nil {
-			return nil, fmt.Errorf("structured: not JSON: %w", err)
+			return nil, &notJSONError{err}
 		}
 		if dup := findDuplicateKey(doc); dup != nil {
 			return nil, dup
